@@ -1,0 +1,3 @@
+"""Synthetic fibres with known truth."""
+
+__all__: list[str] = []

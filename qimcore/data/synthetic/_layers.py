@@ -1,0 +1,3 @@
+"""Synthetic layers with known truth."""
+
+__all__: list[str] = []

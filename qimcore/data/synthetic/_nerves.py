@@ -1,0 +1,3 @@
+"""Synthetic nerves with known truth."""
+
+__all__: list[str] = []

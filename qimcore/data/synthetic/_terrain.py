@@ -1,0 +1,3 @@
+"""Synthetic terrain with known truth."""
+
+__all__: list[str] = []

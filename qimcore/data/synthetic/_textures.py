@@ -1,0 +1,3 @@
+"""Synthetic textures with known truth."""
+
+__all__: list[str] = []
