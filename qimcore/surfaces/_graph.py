@@ -1,0 +1,228 @@
+"""Exact optimal-net detection of layered surfaces by one s-t minimum cut (PyMaxflow)."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _validate
+
+__all__ = ["detect_surfaces"]
+
+
+def detect_surfaces(cost: Any, n_surfaces: int = 1, delta: int | Sequence[int] = 1,
+                    min_distance: int = 1, max_distance: int | None = None,
+                    region_cost: Any = None, wrap: int | Sequence[int] = ()) -> np.ndarray:
+    """Find the cheapest set of smooth, ordered surfaces (exact global minimum).
+
+    Each surface ``i`` passes through exactly one voxel ``z = heights[i][p]`` of every column
+    ``p`` of the cost array and pays ``cost[z, p]``. The total cost over all surfaces (plus the
+    region terms) is minimised exactly under the smoothness and distance constraints by one
+    minimum s-t cut (optimal net of Wu & Chen; Li, Wu, Chen & Sonka 2006).
+
+    Parameters
+    ----------
+    cost : (Z, X) or (Z, Y, X) array_like of float, or a sequence of ``n_surfaces`` of them
+        Cost of a surface passing through voxel ``(z, p)``; axis 0 (``z``, voxels) is the
+        depth axis searched in every column, the remaining axes ``S`` are the columns
+        (``(X,)`` for curves, ``(Y, X)`` for terrain surfaces). A sequence (list or tuple)
+        gives each surface its own cost. Negative values are allowed.
+    n_surfaces : int
+        Number of surfaces (ignored, taken from the sequence, when ``cost`` is a sequence).
+    delta : int or sequence of int
+        Smoothness: ``|h(p) - h(q)| <= delta`` for 4-neighbour columns ``p``, ``q``, in voxels;
+        one int per axis of ``S`` to differ per axis.
+    min_distance : int
+        ``heights[i + 1] - heights[i] >= min_distance`` (voxels, >= 0) in every column.
+    max_distance : int, optional
+        ``heights[i + 1] - heights[i] <= max_distance`` (voxels); None: no upper bound.
+    region_cost : (n_surfaces + 1, Z) + S array_like of float, optional
+        Voxel ``(z, p)`` in region ``k`` pays ``region_cost[k, z, p]``. Region 0 is
+        ``z < heights[0][p]``, region ``k`` (``0 < k < n_surfaces``) is
+        ``heights[k-1][p] <= z < heights[k][p]`` and region ``n_surfaces`` is
+        ``z >= heights[-1][p]``: a surface voxel belongs to the region above it.
+    wrap : int or sequence of int
+        Axes of ``S`` (0-based, so ``0`` is the first column axis) that are cyclic, e.g. the
+        angle axis of an unfolded closed curve or tube.
+
+    Returns
+    -------
+    heights : (n_surfaces,) + S ndarray of int64
+        Surface depths, ``0 <= heights < Z``, ascending along axis 0.
+
+    Raises
+    ------
+    ValueError
+        For non-finite costs, bad shapes, negative ``delta``, an unknown ``wrap`` axis, or
+        when ``n_surfaces`` surfaces ``min_distance`` apart do not fit in ``Z``.
+    TypeError
+        For non-numeric costs or non-integer parameters.
+
+    See Also
+    --------
+    unfold_polar, sample_normals : build ``cost`` for closed curves and tubes.
+    polar_to_points, normals_to_points : map ``heights`` back to ``(y, x)`` points.
+
+    Notes
+    -----
+    Node ``(i, z, p)`` is in the source set iff ``z >= heights[i][p]``. Infinite arcs
+    ``(i, z-1, p) -> (i, z, p)`` keep each column's source set an upper interval, so each
+    column is cut exactly once; the reverse arc ``(i, z, p) -> (i, z-1, p)`` carries the
+    (shifted, non-negative) cost of ``heights[i][p] = z``. Smoothness uses infinite arcs
+    ``(i, z, p) -> (i, z + delta, q)`` both ways, distances use ``(i+1, z, p) -> (i, z - min, p)``
+    and ``(i, z, p) -> (i+1, z + max, p)``. Region costs enter as suffix sums along ``z``
+    of ``region_cost[i + 1] - region_cost[i]``. Surface ``i`` can only lie in
+    ``i * min_distance <= z <= Z - 1 - (n_surfaces - 1 - i) * min_distance``, so only those
+    rows get nodes, re-indexed so that the distance arcs join equal rows; this keeps the
+    graph at ``n_surfaces * (Z - (n_surfaces - 1) * min_distance) * prod(S)`` nodes and makes
+    the max-flow of several surfaces about as fast as for one. The graph is built with
+    vectorised ``add_edges`` calls.
+
+    Capacities are float64 (``maxflow.GraphFloat``): the result is the exact minimum for
+    integer-valued costs (sums below 2**53) and exact up to float64 rounding otherwise.
+
+    References
+    ----------
+    .. [1] K. Li, X. Wu, D. Z. Chen, M. Sonka, "Optimal surface segmentation in volumetric
+       images - a graph-theoretic approach", IEEE TPAMI 28(1), 2006.
+
+    Examples
+    --------
+    >>> cost = np.ones((4, 5)); cost[2] = 0   # cheapest row is z = 2
+    >>> detect_surfaces(cost).tolist()
+    [[2, 2, 2, 2, 2]]
+    >>> cost = np.ones((6, 3)); cost[1] = 0; cost[4] = 0.5
+    >>> detect_surfaces(cost, n_surfaces=2, min_distance=2).tolist()
+    [[1, 1, 1], [4, 4, 4]]
+    """
+    costs = _check_costs(cost, n_surfaces)
+    n = len(costs)
+    depth, cols = costs[0].shape[0], costs[0].shape[1:]
+    deltas = _check_delta(delta, len(cols))
+    wraps = _check_wrap(wrap, len(cols))
+    min_distance = _validate.positive(min_distance, "min_distance", integer=True,
+                                      allow_zero=True)
+    if max_distance is not None:
+        _validate.positive(max_distance, "max_distance", integer=True, allow_zero=True)
+        if max_distance < min_distance:
+            raise ValueError(f"max_distance must be >= min_distance ({min_distance}); "
+                             f"got {max_distance!r}")
+    if (n - 1) * min_distance > depth - 1:
+        raise ValueError(f"n_surfaces={n} surfaces min_distance={min_distance} apart do not fit "
+                         f"in the Z={depth} depth of cost")
+    columns = [c.astype(np.float64) for c in costs]
+    if region_cost is not None:
+        region = _validate.array(region_cost, "region_cost")
+        if region.shape != (n + 1, depth) + cols:
+            raise ValueError(f"region_cost must have shape {(n + 1, depth) + cols} "
+                             f"(n_surfaces + 1, Z) + S; got {region.shape}")
+        for i in range(n):
+            step = np.asarray(region[i + 1], np.float64) - region[i]
+            columns[i] += np.cumsum(step[::-1], axis=0)[::-1]
+    return _solve(columns, deltas, wraps, min_distance, max_distance)
+
+
+def _check_costs(cost: Any, n_surfaces: int) -> list[np.ndarray]:
+    if isinstance(cost, (list, tuple)):
+        costs = [_validate.array(c, f"cost[{i}]", ndim=(2, 3), allow_dask=False)
+                 for i, c in enumerate(cost)]
+        if not costs:
+            raise ValueError("cost must not be an empty sequence")
+        if any(c.shape != costs[0].shape for c in costs):
+            raise ValueError(f"cost arrays must share one shape; got {[c.shape for c in costs]}")
+        return costs
+    _validate.positive(n_surfaces, "n_surfaces", integer=True)
+    return [_validate.array(cost, "cost", ndim=(2, 3), allow_dask=False)] * n_surfaces
+
+
+def _check_delta(delta: Any, n_axes: int) -> tuple[int, ...]:
+    deltas = (delta,) * n_axes if np.ndim(delta) == 0 else tuple(np.ravel(delta).tolist())
+    if len(deltas) != n_axes:
+        raise ValueError(f"delta must be an int or {n_axes} ints (one per column axis of cost); "
+                         f"got {delta!r}")
+    for d in deltas:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise TypeError(f"delta must hold integers; got {delta!r}")
+        if d < 0:
+            raise ValueError(f"delta must be >= 0 for each axis of cost; got {delta!r}")
+    return tuple(int(d) for d in deltas)
+
+
+def _check_wrap(wrap: Any, n_axes: int) -> tuple[int, ...]:
+    axes = (wrap,) if isinstance(wrap, numbers.Integral) else tuple(wrap)
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral):
+            raise TypeError(f"wrap must hold integer axes; got {wrap!r}")
+        if not 0 <= a < n_axes:
+            raise ValueError(f"wrap axis {a} does not exist: cost has {n_axes} column axes "
+                             f"(valid: 0..{n_axes - 1})")
+    return tuple(sorted({int(a) for a in axes}))
+
+
+def _pairs(ids: np.ndarray, axis: int, wrapped: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Node ids of neighbouring columns ``(p, p + 1)`` along ``axis`` (+1 for depth axis 0)."""
+    size = ids.shape[axis]
+    first = np.take(ids, np.arange(size - 1), axis=axis)
+    second = np.take(ids, np.arange(1, size), axis=axis)
+    if wrapped and size > 2:
+        first = np.concatenate([first, np.take(ids, [size - 1], axis=axis)], axis=axis)
+        second = np.concatenate([second, np.take(ids, [0], axis=axis)], axis=axis)
+    return first, second
+
+
+def _solve(columns: list[np.ndarray], deltas: tuple[int, ...], wraps: tuple[int, ...],
+           min_distance: int, max_distance: int | None) -> np.ndarray:
+    import maxflow
+
+    n = len(columns)
+    m = min_distance
+    # Surface i can only lie in z >= i * m (and z <= Z - 1 - (n - 1 - i) * m): keep just that
+    # band of rows, so surface i's row k is depth z = k + i * m and the distance arcs run
+    # between equal rows.
+    depth = columns[0].shape[0] - (n - 1) * m
+    cols = columns[0].shape[1:]
+    per_surface = depth * int(np.prod(cols))
+    # Cutting column p of surface i between rows k - 1 (sink side) and k (source side) pays
+    # the arc (i, k, p) -> (i, k - 1, p): cost C(z), shifted to be >= 0 (one cut per column).
+    shifted = [c[i * m: i * m + depth] - c.min() for i, c in enumerate(columns)]
+    # Larger than any feasible cut, which pays one finite arc per column and surface.
+    inf = 1.0 + 2.0 * sum(float(c.max(axis=0).sum()) for c in shifted)
+
+    n_edges = n * per_surface * (1 + 2 * len(cols)) + 2 * (n - 1) * per_surface
+    graph = maxflow.GraphFloat(n * per_surface, n_edges)
+    graph.add_nodes(n * per_surface)
+    ids = np.arange(n * per_surface, dtype=np.int64).reshape((n, depth) + cols)
+
+    def implies(a: np.ndarray, b: np.ndarray) -> None:
+        """Infinite arcs a -> b: a on the source side forces b onto it."""
+        graph.add_edges(a.ravel(), b.ravel(), np.full(a.size, inf), np.zeros(a.size))
+
+    for i, c in enumerate(shifted):
+        source, sink = np.zeros(c.shape), np.zeros(c.shape)
+        source[-1] = inf                                   # every column has a surface point
+        sink[0] = c[0]                                     # lowest row: whole column source
+        graph.add_grid_tedges(ids[i], source, sink)
+        # upward infinite arcs keep the source set of a column k >= h; downward ones pay C(h)
+        graph.add_edges(ids[i, :-1].ravel(), ids[i, 1:].ravel(), np.full(ids[i, 1:].size, inf),
+                        c[1:].ravel())
+        for axis, d in enumerate(deltas):                  # |h(p) - h(q)| <= d
+            if d >= depth - 1:
+                continue
+            p, q = _pairs(ids[i], axis + 1, axis in wraps)
+            implies(p[: depth - d], q[d:])
+            implies(q[: depth - d], p[d:])
+    for i in range(n - 1):
+        # h_{i+1} >= h_i + m: in shifted rows k_{i+1} >= k_i, i.e. (i+1, k) => (i, k)
+        implies(ids[i + 1], ids[i])
+        if max_distance is not None and max_distance - m < depth - 1:
+            # h_{i+1} <= h_i + max: k_{i+1} <= k_i + (max - m)
+            r = max_distance - m
+            implies(ids[i, : depth - r], ids[i + 1, r:])
+    graph.maxflow()
+    sink_side = graph.get_grid_segments(ids)
+    rows = sink_side.sum(axis=1).astype(np.int64)
+    offsets = (np.arange(n, dtype=np.int64) * m).reshape((n,) + (1,) * len(cols))
+    return rows + offsets
