@@ -17,7 +17,7 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,viewer]"
 	touch $@
 
 $(PROXY): package.json
@@ -30,30 +30,38 @@ data: $(STAMP)
 	$(PY) -m qimcore.data fetch
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check qimcore tests benchmarks notebooks jupyterhub_config.py
+	$(VENV)/bin/ruff check qimcore tests benchmarks notebooks tutorials hub docs jupyterhub_config.py
 
 test: install data lint
 	$(PY) -m pytest $(PYTEST_ARGS)
-	$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks $(PYTEST_ARGS)
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks tutorials $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not hub" $(PYTEST_ARGS)
 
+# The admin account's name: QIMCORE_HUB_ADMIN, else the user running `make hub`.
+hub: export QIMCORE_HUB_ADMIN := $(or $(QIMCORE_HUB_ADMIN),$(shell id -un))
 hub: install data
 	@echo ""
 	@echo "qimcore JupyterHub: http://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000}"
-	@echo "First time: open http://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000}/hub/signup and sign up as"
-	@echo "'$${QIMCORE_HUB_ADMIN:-admin}' (the admin; set QIMCORE_HUB_ADMIN to choose another name) with a"
-	@echo "password of your choice (>= 10 characters). The admin is approved at once and approves other"
-	@echo "sign-ups at /hub/authorize. Stop with Ctrl-C or 'make hub-stop'."
+	@echo "Create the admin now: open http://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000}/hub/signup"
+	@echo "and sign up as '$$QIMCORE_HUB_ADMIN' with a password of your choice (>= 10 characters); the"
+	@echo "admin is approved at once and approves other sign-ups at /hub/authorize."
+	@echo "Stop with Ctrl-C or 'make hub-stop': the proxy and every user server shut down."
 	@echo ""
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyterhub -f jupyterhub_config.py
 
 hub-stop:
-	-test -f .hub/jupyterhub.pid && kill $$(cat .hub/jupyterhub.pid)
+	@pidf="$${QIMCORE_HUB_STATE:-.hub}/jupyterhub.pid"; \
+	if test -f "$$pidf" && kill -0 "$$(cat "$$pidf")" 2>/dev/null; then \
+	  pid=$$(cat "$$pidf"); kill -TERM "$$pid"; \
+	  for i in $$(seq 60); do kill -0 "$$pid" 2>/dev/null || break; sleep 1; done; \
+	  if kill -0 "$$pid" 2>/dev/null; then echo "hub $$pid still running after 60 s"; exit 1; fi; \
+	  echo "hub stopped: proxy and user servers shut down"; \
+	else echo "no hub running (no live process in $$pidf)"; fi
 
 bench: install data
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,viewer,bench]"
 	$(PY) benchmarks/run.py
 
 clean:

@@ -9,7 +9,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # conda-forge spells a few packages differently from the package index
 CONDA_NAMES = {"pymaxflow": "pymaxflow", "dask": "dask"}
-NOT_PYTHON = {"python", "pip", "nodejs"}
+NOT_PYTHON = {"python", "pip", "nodejs", "pyqt"}  # pyqt: napari[pyqt5] in pyproject
 
 
 def _name(requirement: str) -> str:
@@ -17,7 +17,7 @@ def _name(requirement: str) -> str:
     return CONDA_NAMES.get(name.lower(), name.lower()).replace("_", "-")
 
 
-def _pyproject_names(extras=("test",)) -> set[str]:
+def _pyproject_names(extras=("test", "viewer")) -> set[str]:
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     reqs = list(meta["dependencies"])
     for extra in extras:
