@@ -1,0 +1,26 @@
+"""Fibre composites: local orientation, fibre tracking in any direction, fibre statistics.
+
+The pipeline (see ``notebooks/fibres.ipynb``) is
+
+1. :func:`orientation`: structure-tensor fibre direction at every voxel (chunked);
+2. :func:`track_fibres`: group voxels by ply direction, resample each ply so its fibres run
+   along the first axis, detect fibre centres in the cross-sections (Laplacian of Gaussian),
+   link them from section to section by optimal assignment with a predicted position;
+3. :func:`fibre_table`, :func:`find_breaks`, :func:`fibre_summary`: length, orientation,
+   diameter, breaks, volume fraction, orientation tensor and a stiffness estimate.
+
+All coordinates are voxel indices ``(z, y, x)``; tables are in micrometres and degrees.
+"""
+
+from ._orientation import orientation
+from ._tables import fibre_summary, fibre_table, find_breaks
+from ._tracking import estimate_diameter, track_fibres
+
+__all__ = [
+    "estimate_diameter",
+    "fibre_summary",
+    "fibre_table",
+    "find_breaks",
+    "orientation",
+    "track_fibres",
+]

@@ -1,0 +1,226 @@
+"""Tests for qimcore.fibres on synthetic fibre phantoms with exact truth."""
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage as ndi
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+
+from qimcore.data.synthetic import fibre_phantom
+from qimcore.fibres import (
+    estimate_diameter,
+    fibre_summary,
+    fibre_table,
+    find_breaks,
+    orientation,
+    track_fibres,
+)
+
+TABLE_COLUMNS = ["length", "theta", "phi", "diameter", "touches_border"]
+BREAK_COLUMNS = ["track_a", "track_b", "z", "y", "x", "gap"]
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    volume, truth = fibre_phantom((64, 64, 64), diameter=6.0, n_breaks=4, random_state=1)
+    tracks = track_fibres(volume, 6.0)
+    return volume, truth, tracks
+
+
+def _match(truth_tracks, tracks):
+    """Optimal one-to-one matching of truth pieces to tracks by mean point distance."""
+    cost = np.array([[cKDTree(t).query(s)[0].mean() for t in tracks] for s in truth_tracks])
+    rows, cols = linear_sum_assignment(cost)
+    good = cost[rows, cols] < 2.0
+    return rows[good], cols[good]
+
+
+# ----------------------------------------------------------------------------- orientation
+
+def _reference_orientation(volume, sigma, rho):
+    """Float64 structure tensor with scipy filters and numpy eigh."""
+    v = volume.astype(np.float64)
+    grads = [ndi.gaussian_filter(v, sigma, order=o, mode="nearest")
+             for o in ((1, 0, 0), (0, 1, 0), (0, 0, 1))]
+    tensor = np.empty(v.shape + (3, 3))
+    for i in range(3):
+        for j in range(3):
+            tensor[..., i, j] = ndi.gaussian_filter(grads[i] * grads[j], rho, mode="nearest")
+    return np.moveaxis(np.linalg.eigh(tensor)[1][..., 0], -1, 0)
+
+
+def test_orientation_matches_float64_reference():
+    volume, _ = fibre_phantom((40, 44, 36), random_state=2)
+    vec = orientation(volume, 1.5, 3.0)
+    assert vec.shape == (3, 40, 44, 36) and vec.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vec, axis=0), 1, atol=1e-5)
+    assert (vec[0] >= 0).all()
+    ref = _reference_orientation(volume, 1.5, 3.0)
+    angle = np.arccos(np.clip(np.abs((ref * vec).sum(0)), 0, 1))
+    assert angle.max() < 1e-3
+
+
+@pytest.mark.parametrize("direction", [(1, 0, 0), (0, 0, 1), (0.6, 0.8, 0), (0.48, 0.6, 0.64)])
+def test_orientation_finds_direction_of_constant_intensity(direction):
+    w = np.asarray(direction, float)
+    w /= np.linalg.norm(w)
+    grid = np.stack(np.mgrid[:20, :20, :20], -1).astype(float)
+    helper = np.eye(3)[np.argmin(np.abs(w))]
+    u = np.cross(w, helper)
+    v = np.cross(w, u)
+    volume = np.sin(grid @ u * 1.1) + np.sin(grid @ v * 0.9)  # constant along w
+    vec = orientation(volume, 1.0, 2.0)[:, 10, 10, 10]
+    assert abs(abs(vec @ w) - 1) < 1e-4
+
+
+def test_orientation_dask_equals_numpy():
+    volume, _ = fibre_phantom((30, 33, 28), random_state=3)
+    lazy = orientation(da.from_array(volume, chunks=(7, 9, 5)), 1.0, 2.0)
+    assert isinstance(lazy, da.Array) and lazy.dtype == np.float32
+    assert lazy.shape == (3, 30, 33, 28)
+    np.testing.assert_allclose(lazy.compute(), orientation(volume, 1.0, 2.0), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- tracking
+
+def test_track_count_length_and_tilt(phantom):
+    volume, truth, tracks = phantom
+    n_true = len(truth["tracks"])
+    assert abs(len(tracks) - n_true) <= 0.02 * n_true
+    rows, cols = _match(truth["tracks"], tracks)
+    assert len(rows) == n_true  # every fibre piece found
+    table = fibre_table(tracks, shape=volume.shape)
+    assert abs(table.length.mean() / truth["length"].mean() - 1) < 0.05
+    err = table.theta.to_numpy()[cols] - truth["theta"][rows]
+    assert np.abs(err).mean() < 1.0
+    for ply in (0, 1):  # mean tilt of each ply within 1 degree
+        sel = truth["ply"][rows] == ply
+        assert abs(err[sel].mean()) < 1.0
+    for tr in tracks:  # ordered along the fibre
+        steps = np.linalg.norm(np.diff(tr, axis=0), axis=1)
+        assert steps.max() < 8
+
+
+def test_tracks_oblique_ply():
+    volume, truth = fibre_phantom((64, 32, 40), plies=(("x", 35.0),), n_breaks=0, random_state=4)
+    tracks = track_fibres(volume, 6.0)
+    assert len(tracks) == len(truth["tracks"])
+    rows, cols = _match(truth["tracks"], tracks)
+    theta = fibre_table([tracks[c] for c in cols]).theta.to_numpy()
+    assert np.abs(theta - truth["theta"][rows]).max() < 1.5
+
+
+def test_find_breaks_recall_and_precision(phantom):
+    _, truth, tracks = phantom
+    breaks = find_breaks(tracks)
+    assert list(breaks.columns) == BREAK_COLUMNS
+    found = breaks[["z", "y", "x"]].to_numpy()
+    true = truth["breaks"][["z", "y", "x"]].to_numpy()
+    d = np.linalg.norm(found[:, None] - true[None], axis=-1)
+    recall = (d.min(0) < 3).mean()
+    precision = (d.min(1) < 3).mean() if len(found) else 0.0
+    assert recall >= 0.9 and precision >= 0.9
+    np.testing.assert_allclose(breaks.gap, truth["breaks"].gap.mean(), atol=3)
+
+
+def test_diameter_from_volume(phantom):
+    volume, truth, tracks = phantom
+    table = fibre_table(tracks, voxel_size=0.5, volume=volume)
+    assert np.abs(table.diameter / (truth["diameter"] * 0.5) - 1).max() < 0.1
+    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
+
+
+# ----------------------------------------------------------------------------- tables
+
+def test_fibre_table_values_and_units():
+    line = np.column_stack([np.arange(11.0), np.full(11, 5.0), np.full(11, 5.0)])
+    diag = np.column_stack([np.full(5, 5.0), np.arange(5.0) + 4, np.arange(5.0) + 4])
+    table = fibre_table([line, diag[::-1]], voxel_size=(2.0, 1.0, 1.0), shape=(11, 12, 12),
+                        diameter=[3.0, 4.0])
+    assert list(table.columns[:5]) == TABLE_COLUMNS
+    np.testing.assert_allclose(table.length, [20.0, 4 * np.sqrt(2)])
+    np.testing.assert_allclose(table.theta, [0.0, 90.0], atol=1e-9)
+    np.testing.assert_allclose(table.phi[1], 45.0)  # sign made canonical
+    assert table.touches_border.tolist() == [True, False]
+    np.testing.assert_allclose(table.straightness, 1.0)
+    np.testing.assert_allclose(table.in_volume_extent[0], 20.0)
+    np.testing.assert_allclose(table.diameter, [3.0, 4.0])
+
+
+def test_empty_tables_keep_columns():
+    table = fibre_table([])
+    assert list(table.columns[:5]) == TABLE_COLUMNS and len(table) == 0
+    breaks = find_breaks([])
+    assert list(breaks.columns) == BREAK_COLUMNS and len(breaks) == 0
+
+
+def test_find_breaks_geometry():
+    a = np.column_stack([np.arange(10.0), np.zeros(10), np.zeros(10)])
+    facing = find_breaks([a, a + [15, 0, 0]])
+    assert len(facing) == 1 and facing.gap[0] == pytest.approx(6.0)
+    assert facing[["z", "y", "x"]].to_numpy().tolist() == [[12.0, 0.0, 0.0]]
+    assert len(find_breaks([a, a + [15, 5, 0]])) == 0  # offset sideways
+    assert len(find_breaks([a, a + [40, 0, 0]])) == 0  # too far
+    b = np.column_stack([np.full(10, 12.0), np.arange(10.0), np.zeros(10)])
+    assert len(find_breaks([a, b])) == 0  # perpendicular
+    # three pieces in a row: two breaks, each end used once
+    three = find_breaks([a, a + [15, 0, 0], a + [30, 0, 0]])
+    assert three[["track_a", "track_b"]].to_numpy().tolist() == [[0, 1], [1, 2]]
+    # voxel size scales gaps (µm)
+    assert find_breaks([a, a + [15, 0, 0]], voxel_size=2.0).gap[0] == pytest.approx(12.0)
+
+
+def test_fibre_summary_krenchel():
+    z = np.column_stack([np.arange(10.0), np.zeros(10), np.zeros(10)])
+    x = np.column_stack([np.zeros(10), np.zeros(10), np.arange(10.0)])
+    table = fibre_table([z, x], diameter=2.0)
+    s = fibre_summary(table, (10, 10, 10), volume_fraction=0.4, e_fibre=70.0, e_matrix=3.0)
+    assert s.n_fibres[0] == 2
+    np.testing.assert_allclose([s.eta_z[0], s.eta_y[0], s.eta_x[0]], [0.5, 0, 0.5], atol=1e-12)
+    np.testing.assert_allclose(s.E_z_estimate[0], 0.5 * 0.4 * 70 + 0.6 * 3)
+    np.testing.assert_allclose(s.a2_zz[0] + s.a2_yy[0] + s.a2_xx[0], 1.0)
+    vf = fibre_summary(table, (10, 10, 10)).volume_fraction[0]
+    np.testing.assert_allclose(vf, 2 * 9 * np.pi / 1000)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="volume"):
+        track_fibres(np.zeros((8, 8)), 4.0)
+    bad = np.ones((8, 8, 8))
+    bad[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match="volume"):
+        track_fibres(bad, 4.0)
+    with pytest.raises(ValueError, match="volume"):
+        orientation(bad, 1.0, 2.0)
+    for d in (0.0, -2.0):
+        with pytest.raises(ValueError, match="fibre_diameter"):
+            track_fibres(np.ones((8, 8, 8)), d)
+    with pytest.raises(ValueError, match="sigma"):
+        orientation(np.ones((8, 8, 8)), 0.0, 2.0)
+    with pytest.raises(TypeError, match="volume"):
+        track_fibres(da.ones((8, 8, 8)), 4.0)
+    with pytest.raises(ValueError, match="tracks"):
+        fibre_table([np.zeros((5, 2))])
+    with pytest.raises(ValueError, match="diameter"):
+        fibre_table([np.zeros((5, 3)) + np.arange(5)[:, None]], diameter=-1.0)
+    with pytest.raises(ValueError, match="max_gap"):
+        find_breaks([], max_gap=0)
+    with pytest.raises(ValueError, match="table"):
+        fibre_summary(pd.DataFrame({"length": [1.0]}), (4, 4, 4))
+
+
+def test_join_follows_chains_in_order():
+    from qimcore.fibres._geometry import _join
+
+    a = np.column_stack([np.arange(5.0), np.zeros(5), np.zeros(5)])
+    b = a + [10, 0, 0]
+    c = a + [20, 0, 0]
+    # c is stored reversed; links: end of a -> start of b, end of b -> end of c
+    joined = _join([b, c[::-1], a], [(2 * 2 + 1, 2 * 0), (2 * 0 + 1, 2 * 1 + 1)])
+    assert len(joined) == 1
+    z = joined[0][:, 0]
+    assert len(z) == 15 and (np.all(np.diff(z) > 0) or np.all(np.diff(z) < 0))
