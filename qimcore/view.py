@@ -1,0 +1,519 @@
+"""Viewing: label/probability overlays, orthogonal slices, surfaces, histograms, napari.
+
+The matplotlib helpers draw into a given ``ax`` (or a new figure) and return it; the colour
+compositing (:func:`overlay_rgb`) is pure numpy and is shared with
+:class:`qimcore.widgets.Annotator`. :func:`napari` opens a napari viewer (imported lazily;
+``pip install 'qimcore[viewer]'``). :func:`heights_to_mesh` turns surfaces from
+:func:`qimcore.surfaces.detect_surfaces` into triangle meshes for napari and
+:func:`qimcore.io.save_mesh`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+
+from . import _units, _validate
+
+if TYPE_CHECKING:
+    import matplotlib.axes
+    import matplotlib.figure
+    import napari as _napari
+
+__all__ = [
+    "class_colors",
+    "heights_to_mesh",
+    "histogram",
+    "napari",
+    "orthogonal_slices",
+    "overlay",
+    "overlay_rgb",
+    "show_curves",
+    "show_surfaces",
+]
+
+# Tableau-like palette; class k (1-based) gets _PALETTE[(k - 1) % len].
+_PALETTE = np.array([
+    [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+], dtype=np.float32) / 255
+
+
+def class_colors(n_classes: int) -> np.ndarray:
+    """RGB colours of classes ``1..n_classes``, as used by every overlay.
+
+    Returns
+    -------
+    (n_classes, 3) float32 ndarray
+        Row ``k - 1`` is the colour of class ``k``, values in [0, 1].
+
+    Examples
+    --------
+    >>> class_colors(2).shape
+    (2, 3)
+    """
+    _validate.positive(n_classes, "n_classes", integer=True)
+    return _PALETTE[np.arange(n_classes) % len(_PALETTE)]
+
+
+def _normalise(image: np.ndarray, vmin: float | None, vmax: float | None) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float32)
+    lo = float(img.min()) if vmin is None else vmin
+    hi = float(img.max()) if vmax is None else vmax
+    return np.clip((img - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(img)
+
+
+def overlay_rgb(image: Any, labels: Any = None, probabilities: Any = None, *,
+                opacity: float = 0.5, label_opacity: float = 1.0, n_classes: int | None = None,
+                vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """Grey image with the segmentation and the labels blended on top, as RGB.
+
+    The segmentation (argmax of ``probabilities``) is blended with ``opacity``, then the
+    labels (pixels > 0) with ``label_opacity``.
+
+    Parameters
+    ----------
+    image : (Y, X) ndarray
+        Grey values, scaled to [vmin, vmax] (default: the image's range).
+    labels : (Y, X) int ndarray, optional
+        ``0`` = unlabelled, ``1..C`` = classes.
+    probabilities : (C, Y, X) ndarray, optional
+        Class probabilities; drawn as the colour of the most probable class.
+    opacity, label_opacity : float, keyword-only
+        Blending weights in [0, 1] of the segmentation and of the labels.
+    n_classes : int, keyword-only, optional
+        Number of classes (default from ``probabilities`` or ``labels.max()``).
+    vmin, vmax : float, keyword-only, optional
+        Grey range.
+
+    Returns
+    -------
+    (Y, X, 3) float32 ndarray
+        RGB in [0, 1].
+
+    Examples
+    --------
+    >>> rgb = overlay_rgb(np.zeros((2, 2)), labels=np.array([[0, 1], [0, 0]]))
+    >>> rgb[0, 0].tolist(), (rgb[0, 1] == class_colors(1)[0]).all()
+    ([0.0, 0.0, 0.0], np.True_)
+    """
+    img = _validate.array(image, "image", ndim=2, allow_dask=False)
+    for value, name in ((opacity, "opacity"), (label_opacity, "label_opacity")):
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    grey = _normalise(img, vmin, vmax)
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    if n_classes is None:
+        n_classes = max(1, len(probabilities) if probabilities is not None
+                        else int(np.max(labels, initial=0)) if labels is not None else 1)
+    colors = np.vstack([np.zeros((1, 3), np.float32), class_colors(n_classes)])
+    if probabilities is not None:
+        prob = _validate.array(probabilities, "probabilities", ndim=3, allow_dask=False)
+        if prob.shape[1:] != img.shape:
+            raise ValueError(f"probabilities must have shape (C,) + {img.shape}, got {prob.shape}")
+        seg = colors[1 + np.argmax(prob, axis=0)]
+        rgb = (1 - opacity) * rgb + opacity * seg
+    if labels is not None:
+        lab = _validate.array(labels, "labels", ndim=2, allow_dask=False)
+        if lab.shape != img.shape:
+            raise ValueError(f"labels must have the image's shape {img.shape}, got {lab.shape}")
+        if lab.min() < 0 or lab.max() > n_classes:
+            raise ValueError(f"labels must lie in 0..{n_classes}")
+        drawn = lab > 0
+        rgb[drawn] = (1 - label_opacity) * rgb[drawn] + label_opacity * colors[lab[drawn]]
+    return rgb.astype(np.float32)
+
+
+def _axes(ax: Any) -> matplotlib.axes.Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots()[1]
+
+
+def overlay(image: Any, labels: Any = None, probabilities: Any = None, *, opacity: float = 0.5,
+            ax: Any = None, **kwargs: Any) -> matplotlib.axes.Axes:
+    """Show a 2D image with its labels and segmentation overlaid (see :func:`overlay_rgb`).
+
+    Parameters
+    ----------
+    image : (Y, X) ndarray
+    labels : (Y, X) int ndarray, optional
+    probabilities : (C, Y, X) ndarray, optional
+    opacity : float, keyword-only
+        Opacity of the segmentation overlay.
+    ax : matplotlib Axes, keyword-only, optional
+        Where to draw (a new figure when None).
+    **kwargs
+        Passed to :func:`overlay_rgb`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = overlay(np.eye(4), labels=np.eye(4, dtype=int))
+    >>> ax.images[0].get_array().shape
+    (4, 4, 3)
+    """
+    ax = _axes(ax)
+    ax.imshow(overlay_rgb(image, labels, probabilities, opacity=opacity, **kwargs),
+              interpolation="nearest")
+    ax.set_axis_off()
+    return ax
+
+
+def orthogonal_slices(volume: Any, point: Sequence[int] | None = None, *, labels: Any = None,
+                      probabilities: Any = None, opacity: float = 0.5, voxel_size: Any = 1.0,
+                      fig: Any = None) -> matplotlib.figure.Figure:
+    """Three orthogonal slices (z, y and x planes) through ``point``, with overlays.
+
+    Only the three planes are read, so a dask volume stays lazy.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray or dask array
+    point : (z, y, x) ints, optional
+        Voxel the planes pass through (default the centre).
+    labels : (Z, Y, X) int ndarray, optional
+    probabilities : (C, Z, Y, X) ndarray, optional
+    opacity : float, keyword-only
+        Opacity of the segmentation.
+    voxel_size : float or (z, y, x) floats, keyword-only
+        Voxel size in micrometres, for the aspect ratio of each panel.
+    fig : matplotlib Figure, keyword-only, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With three axes titled ``z = ..``, ``y = ..``, ``x = ..``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = orthogonal_slices(np.zeros((4, 5, 6)), (1, 2, 3))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['z = 1', 'y = 2', 'x = 3']
+    """
+    vol = _validate.array(volume, "volume", ndim=3)
+    if point is None:
+        point = tuple(s // 2 for s in vol.shape)
+    if len(point) != 3 or not all(0 <= int(p) < s for p, s in zip(point, vol.shape)):
+        raise ValueError(f"point must be 3 indices (z, y, x) inside {vol.shape}, got {point!r}")
+    dz, dy, dx = _units.voxel_size(voxel_size, 3)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(12, 4))
+    axes = fig.subplots(1, 3)
+    n_classes = None if probabilities is None else len(probabilities)
+    if n_classes is None and labels is not None:
+        n_classes = max(1, int(np.max(labels)))
+    for axis, (ax, aspect) in enumerate(zip(axes, (dy / dx, dz / dx, dz / dy))):
+        index = [slice(None)] * 3
+        index[axis] = int(point[axis])
+        plane = np.asarray(vol[tuple(index)])
+        lab = None if labels is None else np.asarray(labels[tuple(index)])
+        prob = None if probabilities is None else np.asarray(
+            probabilities[(slice(None), *index)])
+        ax.imshow(overlay_rgb(plane, lab, prob, opacity=opacity, n_classes=n_classes),
+                  interpolation="nearest", aspect=aspect)
+        ax.set_title(f"{'zyx'[axis]} = {int(point[axis])}")
+    return fig
+
+
+def show_surfaces(image: Any, heights: Any, *, ax: Any = None, **kwargs: Any
+                  ) -> matplotlib.axes.Axes:
+    """Draw surfaces (curves) ``heights`` on a 2D ``(Z, X)`` slice.
+
+    Parameters
+    ----------
+    image : (Z, X) ndarray
+        A slice across the surfaces, e.g. ``volume[:, y, :]``.
+    heights : (n_surfaces, X) int ndarray
+        Surface ``i`` passes through ``(heights[i, x], x)``, as from
+        :func:`qimcore.surfaces.detect_surfaces` on a 2D cost (or ``heights[:, :, y]``...).
+    ax : matplotlib Axes, keyword-only, optional
+    **kwargs
+        Passed to ``ax.plot``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = show_surfaces(np.zeros((5, 3)), np.array([[1, 2, 1]]))
+    >>> ax.lines[0].get_ydata().tolist()
+    [1, 2, 1]
+    """
+    img = _validate.array(image, "image", ndim=2, allow_dask=False)
+    h = _validate.array(heights, "heights", ndim=2, allow_dask=False)
+    if h.shape[1] != img.shape[1]:
+        raise ValueError(f"heights must have shape (n_surfaces, {img.shape[1]}), got {h.shape}")
+    ax = _axes(ax)
+    ax.imshow(img, cmap="gray", interpolation="nearest")
+    colors = class_colors(len(h))
+    for i, row in enumerate(h):
+        ax.plot(np.arange(len(row)), row, color=colors[i], **kwargs)
+    return ax
+
+
+def show_curves(image: Any, curves: Sequence[Any], *, closed: bool = True, ax: Any = None,
+                **kwargs: Any) -> matplotlib.axes.Axes:
+    """Draw curves of ``(y, x)`` points (e.g. nerve boundaries) on a 2D image.
+
+    Parameters
+    ----------
+    image : (Y, X) ndarray
+    curves : sequence of (n, 2) arrays
+        Points ``(y, x)`` in pixels.
+    closed : bool, keyword-only
+        Join the last point to the first.
+    ax : matplotlib Axes, keyword-only, optional
+    **kwargs
+        Passed to ``ax.plot``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = show_curves(np.zeros((5, 5)), [np.array([[1, 1], [1, 3], [3, 3]])])
+    >>> ax.lines[0].get_xdata().tolist()
+    [1, 3, 3, 1]
+    """
+    img = _validate.array(image, "image", ndim=2, allow_dask=False)
+    ax = _axes(ax)
+    ax.imshow(img, cmap="gray", interpolation="nearest")
+    for curve in curves:
+        c = _validate.array(curve, "curves", ndim=2, allow_dask=False)
+        if c.shape[1] != 2:
+            raise ValueError(f"curves must hold (n, 2) arrays of (y, x) points, got {c.shape}")
+        if closed:
+            c = np.vstack([c, c[:1]])
+        ax.plot(c[:, 1], c[:, 0], **kwargs)
+    return ax
+
+
+def histogram(image: Any, labels: Any = None, *, bins: int = 256, ax: Any = None,
+              log: bool = False) -> matplotlib.axes.Axes:
+    """Grey-value histogram, one curve per class when ``labels`` is given.
+
+    Dask input is reduced chunk by chunk (``dask.array.histogram``).
+
+    Parameters
+    ----------
+    image : ndarray or dask array
+    labels : int array of the image's shape, optional
+        Voxels with label ``k > 0`` go in the histogram of class ``k``.
+    bins : int, keyword-only
+    ax : matplotlib Axes, keyword-only, optional
+    log : bool, keyword-only
+        Logarithmic counts.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[i]`` holds the counts (y) over bin centres (x) of curve ``i``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = histogram(np.array([0, 0, 1, 1, 1]), bins=2)
+    >>> ax.lines[0].get_ydata().tolist()
+    [2, 3]
+    """
+    img = _validate.array(image, "image")
+    _validate.positive(bins, "bins", integer=True)
+    lo, hi = (float(v) for v in da.compute(img.min(), img.max()))
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    hist = da.histogram if isinstance(img, da.Array) else np.histogram
+    ax = _axes(ax)
+    if labels is None:
+        counts = np.asarray(hist(img, bins=edges)[0])
+        ax.plot(centres, counts, color="k", label="all")
+    else:
+        if labels.shape != img.shape:
+            raise ValueError(f"labels must have the image's shape {img.shape}, "
+                             f"got {labels.shape}")
+        n_classes = int(np.max(labels))
+        colors = class_colors(max(n_classes, 1))
+        for k in range(1, n_classes + 1):
+            counts = np.asarray(hist(img[labels == k], bins=edges)[0])
+            ax.plot(centres, counts, color=colors[k - 1], label=f"class {k}")
+        ax.legend()
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("grey value")
+    ax.set_ylabel("count")
+    return ax
+
+
+def heights_to_mesh(heights: Any, voxel_size: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle mesh of a height-map surface ``z = heights[y, x]``.
+
+    One vertex per column ``(heights[y, x], y, x)`` and two triangles per grid cell, oriented
+    so that the normals point towards +z (right-hand rule on ``(z, y, x)`` coordinates).
+
+    Parameters
+    ----------
+    heights : (Y, X) or (n_surfaces, Y, X) ndarray
+        Surface heights (voxels along z), as from :func:`qimcore.surfaces.detect_surfaces`
+        on a ``(Z, Y, X)`` cost; several surfaces become one mesh (vertices of surface ``i``
+        follow those of surface ``i - 1``).
+    voxel_size : float or (z, y, x) floats
+        Scales the vertices (micrometres); 1 keeps voxel units.
+
+    Returns
+    -------
+    vertices : (n_surfaces * Y * X, 3) float32 ndarray
+        ``(z, y, x)`` coordinates.
+    faces : (n_surfaces * 2 * (Y - 1) * (X - 1), 3) int64 ndarray
+        Vertex indices of each triangle.
+
+    Examples
+    --------
+    >>> v, f = heights_to_mesh(np.array([[1, 1], [1, 2]]))
+    >>> v.tolist()
+    [[1.0, 0.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [2.0, 1.0, 1.0]]
+    >>> f.tolist()
+    [[0, 2, 1], [1, 2, 3]]
+    """
+    h = _validate.array(heights, "heights", ndim=(2, 3), allow_dask=False)
+    if h.ndim == 2:
+        h = h[None]
+    n, ny, nx = h.shape
+    if ny < 2 or nx < 2:
+        raise ValueError(f"heights needs at least 2 x 2 columns per surface, got {h.shape}")
+    scale = np.asarray(_units.voxel_size(voxel_size, 3), dtype=np.float32)
+    yy, xx = np.mgrid[:ny, :nx]
+    verts = np.stack([h.astype(np.float32),
+                      np.broadcast_to(yy, h.shape).astype(np.float32),
+                      np.broadcast_to(xx, h.shape).astype(np.float32)], axis=-1)
+    idx = np.arange(ny * nx).reshape(ny, nx)
+    a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()      # (y, x), (y, x + 1)
+    c, d = idx[1:, :-1].ravel(), idx[1:, 1:].ravel()        # (y + 1, x), (y + 1, x + 1)
+    cell = np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
+    cell = cell.reshape(2, -1, 3).transpose(1, 0, 2).reshape(-1, 3)
+    faces = np.concatenate([cell + i * ny * nx for i in range(n)]).astype(np.int64)
+    return (verts.reshape(-1, 3) * scale).astype(np.float32), faces
+
+
+def _track_table(tracks: Sequence[Any]) -> np.ndarray:
+    """napari Tracks data ``[id, t, z, y, x]``; ``t`` is the point's index along its track."""
+    rows = []
+    for i, track in enumerate(tracks):
+        if hasattr(track, "inner") and hasattr(track, "z"):   # qimcore.nerves.NerveTrack
+            centre = np.asarray(track.inner, dtype=np.float64).mean(axis=1)
+            pts = np.column_stack([np.asarray(track.z, dtype=np.float64), centre])
+        else:
+            pts = _validate.array(track, "tracks", ndim=2, allow_dask=False).astype(np.float64)
+        if pts.shape[1] != 3:
+            raise ValueError(f"tracks must hold (n, 3) (z, y, x) arrays, got {pts.shape}")
+        n = len(pts)
+        rows.append(np.column_stack([np.full(n, i), np.arange(n), pts]))
+    if not rows:
+        raise ValueError("tracks is empty")
+    return np.vstack(rows)
+
+
+def napari(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = None, *,
+           probabilities: Any = None, voxel_size: Any = 1.0, show: bool = True,
+           viewer: Any = None) -> _napari.Viewer:
+    """Open a napari viewer with the volume and its labels, surfaces and tracks.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray or dask array
+        Shown as an image layer ``"volume"`` (dask stays lazy).
+    labels : (Z, Y, X) int array, optional
+        Labels layer ``"labels"``.
+    surfaces : (n_surfaces, Y, X) int ndarray or sequence of (vertices, faces), optional
+        Height maps from :func:`qimcore.surfaces.detect_surfaces` (meshed with
+        :func:`heights_to_mesh`) or meshes; one surface layer ``"surface i"`` each.
+    tracks : sequence of (n, 3) (z, y, x) arrays or of ``NerveTrack``, optional
+        One tracks layer ``"tracks"``; a nerve is drawn by its axon centre line. The layer's
+        time axis (the viewer's first axis) is the point index along each track; the viewer
+        starts at the last one, showing whole tracks.
+    probabilities : (C, Z, Y, X) array, keyword-only, optional
+        One image layer ``"probability k"`` per class.
+    voxel_size : float or (z, y, x) floats, keyword-only
+        Layer scale in micrometres.
+    show : bool, keyword-only
+        Show the window (False for scripts and tests).
+    viewer : napari.Viewer, keyword-only, optional
+        Add the layers to this viewer instead of a new one.
+
+    Returns
+    -------
+    napari.Viewer
+
+    Examples
+    --------
+    >>> viewer = napari(np.zeros((8, 8, 8)), labels=np.ones((8, 8, 8), int))  # doctest: +SKIP
+    """
+    vol = _validate.array(volume, "volume", ndim=3)
+    scale = _units.voxel_size(voxel_size, 3)
+    try:
+        import napari as napari_module
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError("qimcore.view.napari needs napari: "
+                          "pip install 'qimcore[viewer]'") from err
+    if viewer is None:
+        viewer = napari_module.Viewer(show=show)
+    viewer.add_image(vol, name="volume", scale=scale)
+    if probabilities is not None:
+        if tuple(probabilities.shape[1:]) != vol.shape:
+            raise ValueError(f"probabilities must have shape (C,) + {vol.shape}")
+        for k in range(len(probabilities)):
+            viewer.add_image(probabilities[k], name=f"probability {k + 1}", scale=scale,
+                             colormap="magma", blending="additive", visible=False)
+    if labels is not None:
+        lab = _validate.array(labels, "labels", ndim=3)
+        if lab.shape != vol.shape:
+            raise ValueError(f"labels must have the volume's shape {vol.shape}, got {lab.shape}")
+        if not np.issubdtype(lab.dtype, np.integer):
+            raise TypeError(f"labels must be an integer array, got {lab.dtype}")
+        viewer.add_labels(lab, name="labels", scale=scale, opacity=0.5)
+    if surfaces is not None:
+        if isinstance(surfaces, np.ndarray):
+            if surfaces.ndim != 3 or surfaces.shape[1:] != vol.shape[1:]:
+                raise ValueError(f"surfaces must be heights (n_surfaces,) + {vol.shape[1:]}, "
+                                 f"got {surfaces.shape}")
+            meshes = [heights_to_mesh(h) for h in surfaces]
+        else:
+            meshes = list(surfaces)
+        colors = class_colors(max(len(meshes), 1))
+        for i, (verts, faces) in enumerate(meshes):
+            viewer.add_surface((np.asarray(verts, np.float32), np.asarray(faces)),
+                               name=f"surface {i}", scale=scale, opacity=0.7,
+                               colormap=_solid_colormap(colors[i]))
+    if tracks is not None:
+        table = _track_table(tracks)
+        viewer.add_tracks(table, name="tracks", scale=(1.0, *scale), tail_length=len(table),
+                          tail_width=3)
+        viewer.dims.set_point(0, table[:, 1].max())     # time = index along track: show all
+    return viewer
+
+
+def _solid_colormap(color: np.ndarray) -> Any:
+    from napari.utils.colormaps import Colormap
+
+    rgba = np.append(color, 1.0)
+    return Colormap(np.stack([rgba, rgba]), name=f"qimcore_{'_'.join(f'{c:.3f}' for c in color)}")

@@ -1,0 +1,257 @@
+"""Stroke rasterisation, undo and the Annotator's logic (no browser; see test_browser.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from qimcore._strokes import LabelEditor, stroke_mask
+
+ipycanvas = pytest.importorskip("ipycanvas", reason="ipycanvas is not installed")
+from qimcore.widgets import Annotator  # noqa: E402
+
+
+def _segment_distance(shape, a, b):
+    """Brute force: distance of every pixel centre to the segment a-b, by dense sampling."""
+    t = np.linspace(0, 1, 4001)[:, None]
+    pts = np.asarray(a, float) + t * (np.asarray(b, float) - np.asarray(a, float))
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    grid = np.stack([yy.ravel(), xx.ravel()], 1).astype(float)
+    d = np.sqrt(((grid[:, None, :] - pts[None]) ** 2).sum(-1)).min(1)
+    return d.reshape(shape)
+
+
+# --------------------------------------------------------------------------- strokes
+@pytest.mark.parametrize(("radius", "count"), [(0, 1), (1, 5), (2, 13), (3, 29), (4, 49)])
+def test_point_paints_a_disk(radius, count):
+    mask = stroke_mask((15, 15), [(7, 7)], radius)
+    yy, xx = np.mgrid[:15, :15]
+    assert mask.sum() == count
+    assert (mask == ((yy - 7) ** 2 + (xx - 7) ** 2 <= radius**2)).all()
+
+
+def test_thin_lines_hit_exactly_the_pixels_they_cross():
+    assert (stroke_mask((5, 5), [(0, 0), (4, 4)], 0) == np.eye(5, dtype=bool)).all()
+    mask = stroke_mask((4, 8), [(2, 1), (2, 6)], 0)
+    assert np.argwhere(mask).tolist() == [[2, x] for x in range(1, 7)]
+
+
+def test_thick_polyline_matches_brute_force(rng):
+    shape = (20, 24)
+    pts = rng.uniform(-2, 24, size=(4, 2))          # may leave the image: clipped
+    for radius in (1, 2.5):
+        got = stroke_mask(shape, pts, radius)
+        d = np.min([_segment_distance(shape, a, b) for a, b in zip(pts, pts[1:])], axis=0)
+        assert got[d <= radius - 1e-2].all()
+        assert not got[d > radius + 1e-2].any()
+
+
+def test_stroke_outside_the_image_is_empty():
+    assert not stroke_mask((5, 5), [(-10, -10), (-10, 20)], 2).any()
+    assert not stroke_mask((5, 5), [], 2).any()
+
+
+def test_editor_paint_erase_undo_in_order(rng):
+    labels = np.zeros((2, 12, 12), np.uint8)
+    ed = LabelEditor(labels)
+    states = [labels.copy()]
+    ed.paint(0, [(3, 2), (3, 9)], 1, 1)
+    states.append(labels.copy())
+    ed.paint(0, [(1, 5), (8, 5)], 2, 2)                 # overlaps stroke 1
+    states.append(labels.copy())
+    ed.paint(1, [(6, 6)], 3, 1)
+    states.append(labels.copy())
+    ed.paint(0, [(3, 0), (3, 11)], 0, 0)                 # eraser along row 3
+    assert not labels[0, 3].any() and (labels[0, 2] == states[-1][0, 2]).all()
+    ed.paint(0, [(3, 4)], 0, 0)                          # erasing nothing: no undo step
+    assert ed.undo() == 0
+    for want in reversed(states):
+        assert (labels == want).all()
+        ed.undo()
+    assert ed.undo() is None and not labels.any()
+
+
+def test_editor_undo_returns_slice_and_keeps_max_history():
+    ed = LabelEditor(np.zeros((3, 5, 5), np.uint8), max_undo=2)
+    for z in range(3):
+        ed.paint(z, [(2, 2)], 0, 1)
+    assert ed.undo() == 2 and ed.undo() == 1 and ed.undo() is None
+    assert ed.labels[0, 2, 2] == 1                       # beyond max_undo: kept
+
+
+# --------------------------------------------------------------------------- Annotator
+class MeanSegmenter:
+    """Nearest class mean, one-hot probabilities; records its calls."""
+
+    def __init__(self, image):
+        self.image = image
+        self.calls = []
+
+    def propagate(self, labels):
+        self.calls.append(labels.copy())
+        means = np.array([self.image[labels == k].mean() if (labels == k).any() else np.inf
+                          for k in (1, 2)])
+        nearest = np.argmin(np.abs(self.image[None] - means.reshape(2, *[1] * labels.ndim)), 0)
+        return np.stack([nearest == 0, nearest == 1]).astype(np.float32)
+
+
+@pytest.fixture
+def halves():
+    image = np.full((3, 10, 16), 0.2, np.float32)
+    image[..., 8:] = 0.8
+    return image
+
+
+def _drag(ann, points_yx):
+    """What the canvas sends: pixel (y, x) -> canvas coordinates at pixel centres."""
+    (y, x), *rest = points_yx
+    ann._mouse_down(x + 0.5, y + 0.5)
+    for y, x in rest:
+        ann._mouse_move(x + 0.5, y + 0.5)
+    ann._mouse_up(x + 0.5, y + 0.5)
+
+
+def test_mouse_strokes_label_and_update_segmentation(halves):
+    seg = MeanSegmenter(halves)
+    ann = Annotator(halves, 2, seg, brush_size=0)
+    seen = []
+    ann.on_update(lambda a: seen.append(a.labels.copy()))
+    assert ann.index == 1 and ann.labels.shape == halves.shape and not ann.labels.any()
+    _drag(ann, [(2, 1), (2, 4)])
+    assert np.argwhere(ann.labels).tolist() == [[1, 2, x] for x in range(1, 5)]
+    assert len(seg.calls) == 1 and (seg.calls[0] == ann.labels).all()
+    ann.classes.value = 2
+    ann.brush.value = 1
+    _drag(ann, [(7, 12)])
+    assert (ann.labels == 2).sum() == 5
+    assert ann.probabilities.shape == (2, *halves.shape)
+    assert (ann.probabilities.argmax(0)[..., :8] == 0).all()
+    assert (ann.probabilities.argmax(0)[..., 8:] == 1).all()
+    assert len(seen) == 2 and ann.status.value.startswith("updated in")
+
+
+def test_eraser_undo_and_slices(halves):
+    ann = Annotator(halves, 2, brush_size=1)
+    ann.slice.value = 0
+    _drag(ann, [(5, 2), (5, 12)])
+    ann.slice.value = 2
+    ann.eraser.value = True
+    _drag(ann, [(5, 6)])                                  # nothing on slice 2: no change
+    ann.slice.value = 0
+    _drag(ann, [(5, 6)])
+    assert ann.labels[0, 5, 6] == 0 and ann.labels[0, 5, 3] == 1
+    ann.slice.value = 2
+    ann.undo()                                            # back to the erasing stroke's slice
+    assert ann.index == 0 and ann.labels[0, 5, 6] == 1
+    ann.undo()
+    assert not ann.labels.any()
+    ann.undo()                                            # nothing left: no error
+
+
+def test_correct_an_existing_segmentation(halves):
+    start = np.ones(halves.shape, np.int64)
+    seg = MeanSegmenter(halves)
+    ann = Annotator(halves, 2, seg, labels=start, brush_size=0)
+    assert ann.labels.dtype == np.uint8 and (ann.labels == 1).all() and start.dtype == np.int64
+    ann.classes.value = 2
+    ann.paint([(0, 12), (9, 12)])                        # paint over a mistake
+    assert (ann.labels[1, :, 12] == 2).all() and (start == 1).all()
+    ann.labels = np.zeros(halves.shape, int)                 # copied in, same array
+    assert not ann.labels.any() and ann.labels.dtype == np.uint8
+    ann.paint([(0, 1)], value=1, index=1)
+    ann.paint([(0, 15)], value=2, index=1)
+    ann.accept()                                          # copy the segmentation of slice 1
+    assert (ann.labels[1, :, :8] == 1).all() and (ann.labels[1, :, 8:] == 2).all()
+    assert not ann.labels[0].any()
+    ann.undo()                                            # accept is one undoable step
+    assert np.argwhere(ann.labels).tolist() == [[1, 0, 1], [1, 0, 15]]
+
+
+def test_2d_image_and_dask_volume(halves):
+    ann = Annotator(halves[0], 3, brush_size=0)
+    assert ann.labels.shape == (10, 16) and ann.slice.max == 0
+    ann.paint([(1, 1)], value=3)
+    assert ann.labels[1, 1] == 3
+    lazy = Annotator(da.from_array(halves, chunks=(1, 5, 7)), 2)
+    lazy.paint([(4, 4)], value=1, radius=0, index=2)
+    assert lazy.labels[2, 4, 4] == 1 and lazy.labels.sum() == 1
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".zarr"])
+def test_save_and_load_keep_labels(tmp_path, halves, suffix):
+    ann = Annotator(halves, 3)
+    ann.paint([(2, 2), (6, 9)], value=3, index=0)
+    path = tmp_path / f"labels{suffix}"
+    ann.save(path)
+    again = Annotator.load(path, halves)
+    assert again.n_classes == 3 and (again.labels == ann.labels).all()
+
+
+def test_bad_input_names_the_argument(halves, tmp_path):
+    with pytest.raises(ValueError, match="n_classes"):
+        Annotator(halves, 0)
+    with pytest.raises(ValueError, match="image_or_volume"):
+        Annotator(np.zeros(5), 2)
+    with pytest.raises(ValueError, match="labels"):
+        Annotator(halves, 2, labels=np.zeros((2, 2), int))
+    with pytest.raises(ValueError, match="labels"):
+        Annotator(halves, 2, labels=np.full(halves.shape, 3))
+    with pytest.raises(TypeError, match="labels"):
+        Annotator(halves, 2, labels=np.zeros(halves.shape))
+    with pytest.raises(TypeError, match="segmenter"):
+        Annotator(halves, 2, segmenter=object())
+    with pytest.raises(ValueError, match="opacity"):
+        Annotator(halves, 2, opacity=2)
+    with pytest.raises(ValueError, match="zoom"):
+        Annotator(halves, 2, zoom=3)
+    ann = Annotator(halves, 2)
+    with pytest.raises(ValueError, match="value"):
+        ann.paint([(1, 1)], value=5)
+    with pytest.raises(ValueError, match="index"):
+        ann.paint([(1, 1)], index=3)
+    with pytest.raises(ValueError, match="path"):
+        ann.save(tmp_path / "labels.png")
+
+
+def test_zoom_scales_the_canvas(halves):
+    ann = Annotator(halves, 2, zoom=2)
+    assert (ann.canvas.width, ann.canvas.height) == (16, 10)
+    assert ann.canvas.layout.width == "32px"
+    ann.zoom.value = 4
+    assert ann.canvas.layout.height == "40px"
+
+
+def test_segmenter_errors_show_in_the_status(halves):
+    class Picky:
+        def propagate(self, labels):
+            raise ValueError("labels need 2 classes")
+
+    ann = Annotator(halves, 2, Picky())
+    ann.paint([(1, 1)], value=1)
+    assert "2 classes" in ann.status.value and ann.probabilities is None
+
+
+def test_import_does_not_pull_in_napari_or_qt():
+    code = ("import sys, qimcore, qimcore.view, qimcore.widgets; "
+            "print(any(m.split('.')[0] in ('napari', 'PyQt5', 'qtpy', 'vispy') "
+            "for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_live_off_propagates_only_on_update(halves):
+    seg = MeanSegmenter(halves)
+    ann = Annotator(halves, 2, seg, live=False)
+    ann.paint([(1, 1)], value=1)
+    ann.paint([(1, 12)], value=2)
+    assert seg.calls == [] and ann.probabilities is None
+    ann.update_button.click()
+    assert len(seg.calls) == 1 and ann.probabilities.shape == (2, *halves.shape)
+    ann.live.value = True
+    ann.paint([(5, 5)], value=1)
+    assert len(seg.calls) == 2
