@@ -1,0 +1,17 @@
+"""Batch processing: notebook parameter sweeps and per-slab statistics of large volumes.
+
+``python -m qimcore.batch NOTEBOOK GRID --output DIR [--workers N]`` (or ``qimcore-batch``)
+runs a notebook with papermill once per parameter set, each run in its own process, and
+resumes where it stopped; :func:`run_batch` is the same from Python.
+:func:`slab_statistics` and :func:`porosity_by_slab` reduce a chunked (dask) volume or
+probability map slab by slab without loading it, on whatever dask scheduler is active.
+Papermill is imported only inside the worker processes.
+"""
+
+from ._cli import main
+from ._grid import notebook_parameters, read_grid
+from ._runner import run_batch
+from ._slabs import porosity_by_slab, slab_statistics
+
+__all__ = ["main", "notebook_parameters", "porosity_by_slab", "read_grid", "run_batch",
+           "slab_statistics"]
