@@ -1,30 +1,39 @@
-"""JupyterHub configuration for qimcore: serves ``notebooks/`` and read-only sample data.
+"""JupyterHub configuration for qimcore: serves ``notebooks/``, ``tutorials/`` and read-only data.
 
-Started by ``make hub``. Everything is set by environment variables, so tests and facilities can
-run several hubs side by side without editing this file:
+Started by ``make hub`` (``docs/hub.md`` is the operator's guide). Everything is set by environment
+variables, so tests and facilities run several hubs side by side without editing this file:
 
-========================== ================================================ =====================
-variable                   meaning                                          default
-========================== ================================================ =====================
-QIMCORE_HUB_IP             address the public proxy listens on              127.0.0.1
-QIMCORE_HUB_PORT           public port (the URL users open)                 8000
-QIMCORE_HUB_API_PORT       port of the hub process itself (internal)        8081
-QIMCORE_PROXY_API_PORT     REST API port of configurable-http-proxy         8001
-QIMCORE_HUB_ADMIN          admin user name(s), comma separated              admin
-QIMCORE_HUB_STATE          folder for secrets, database, user folders       <repo>/.hub
-QIMCORE_SHARED_DATA        extra read-only data folder shown to every user  (none)
-========================== ================================================ =====================
+=========================== ============================================== ======================
+variable                    meaning                                        default
+=========================== ============================================== ======================
+QIMCORE_HUB_ADMIN           admin user name(s), comma separated (required) (none: refuses to start)
+QIMCORE_HUB_IP              address the public proxy listens on            127.0.0.1
+QIMCORE_HUB_PORT            public port (the URL users open)               8000
+QIMCORE_HUB_API_PORT        port of the hub process itself (internal)      8081
+QIMCORE_PROXY_API_PORT      REST API port of configurable-http-proxy       8001
+QIMCORE_HUB_STATE           folder for secrets and the database            <repo>/.hub
+QIMCORE_HUB_USERS_DIR       one folder per user (shared FS for Slurm)      <state>/users
+QIMCORE_SHARED_DATA         extra read-only data folder shown to everyone  (none)
+QIMCORE_HUB_COURSE_USERS    file of participant names, one a line: course  (none: facility mode)
+                            mode, only these (and the admins) may log in
+QIMCORE_HUB_SPAWNER         ``local``, ``systemd`` or ``slurm``            local
+                            (their own variables: hub/*_config.py)
+QIMCORE_HUB_CULL_TIMEOUT    seconds of inactivity before a server stops    3600
+=========================== ============================================== ======================
 
-Authentication is NativeAuthenticator: people sign up at ``/hub/signup`` and an admin approves
-them at ``/hub/authorize``. The admin account is *not* created with a password from this repo:
-the admin signs up under the name in ``QIMCORE_HUB_ADMIN`` with a password of their choice and is
-approved automatically. Cookie secret and proxy token are generated on first start into
+Authentication is NativeAuthenticator. Facility mode: people sign up at ``/hub/signup`` and an
+admin approves them at ``/hub/authorize``. Course mode: the listed participants are approved
+when they sign up, nobody else can log in. No password is stored in this repository: the admin
+signs up under the name in ``QIMCORE_HUB_ADMIN`` with a password of their choice and is approved
+automatically. Cookie secret and proxy token are generated on first start into
 ``QIMCORE_HUB_STATE`` with mode 0600.
 """
 
 import os
+import pwd
 import secrets
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -36,6 +45,14 @@ STATE = Path(os.environ.get("QIMCORE_HUB_STATE", REPO / ".hub")).resolve()
 STATE.mkdir(parents=True, exist_ok=True, mode=0o700)
 IP = os.environ.get("QIMCORE_HUB_IP", "127.0.0.1")
 PORT = int(os.environ.get("QIMCORE_HUB_PORT", "8000"))
+SPAWNER = os.environ.get("QIMCORE_HUB_SPAWNER", "local")
+SHARED = {"data_samples": REPO / "data_samples"}
+if os.environ.get("QIMCORE_SHARED_DATA"):
+    SHARED["shared_data"] = Path(os.environ["QIMCORE_SHARED_DATA"]).resolve()
+
+
+def _names(text: str) -> set[str]:
+    return {n.strip() for n in text.replace(",", "\n").splitlines() if n.strip()}
 
 
 def _secret_file(name: str, nbytes: int = 32) -> Path:
@@ -47,6 +64,17 @@ def _secret_file(name: str, nbytes: int = 32) -> Path:
             f.write(secrets.token_hex(nbytes))
     os.chmod(path, 0o600)
     return path
+
+
+def _make_read_only(folder: Path) -> None:
+    """Data files we own become 0444, so no server, not even one of ours, overwrites them by
+    accident (root ignores this: see docs/hub.md for what protects the data in each setup)."""
+    if not folder.is_dir():
+        return
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_uid == os.geteuid():
+            if stat.S_IMODE(path.stat().st_mode) != 0o444:
+                path.chmod(0o444)
 
 
 # --- network -------------------------------------------------------------------------------
@@ -62,16 +90,17 @@ c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
 c.JupyterHub.cookie_secret_file = str(_secret_file("cookie_secret"))
 c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
+# Ctrl-C / SIGTERM (make hub-stop) stop every single-user server and the proxy.
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
 
-# --- authentication: sign-up with admin approval -------------------------------------------
+# --- authentication ------------------------------------------------------------------------
+ADMINS = _names(os.environ.get("QIMCORE_HUB_ADMIN", ""))
+if not ADMINS:
+    sys.exit("QIMCORE_HUB_ADMIN is not set: name the admin account, e.g. "
+             "'QIMCORE_HUB_ADMIN=alice make hub', then sign up as alice at /hub/signup.")
 c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
-c.Authenticator.admin_users = {
-    u.strip() for u in os.environ.get("QIMCORE_HUB_ADMIN", "admin").split(",") if u.strip()
-}
-# Only users approved by an admin can log in (NativeAuthenticator checks that itself).
-c.Authenticator.allow_all = True
+c.Authenticator.admin_users = ADMINS
 c.NativeAuthenticator.open_signup = False
 c.NativeAuthenticator.minimum_password_length = 10
 c.NativeAuthenticator.check_common_password = True
@@ -80,48 +109,67 @@ c.NativeAuthenticator.seconds_before_next_try = 60
 c.JupyterHub.template_paths = [
     str(Path(__import__("nativeauthenticator").__file__).parent / "templates")
 ]
+if os.environ.get("QIMCORE_HUB_COURSE_USERS"):
+    # Course mode: a fixed list of participants; each is approved when signing up.
+    c.Authenticator.allow_all = False
+    c.Authenticator.allowed_users = _names(Path(os.environ["QIMCORE_HUB_COURSE_USERS"]).read_text())
+else:
+    # Facility mode: anyone may sign up; only users an admin approved can log in
+    # (NativeAuthenticator checks the approval itself).
+    c.Authenticator.allow_all = True
 
-# --- spawning: one process per user, own folder with a copy of the notebooks ---------------
+# --- spawning: one server per user, own folder with a copy of the notebooks ----------------
+USERS = Path(os.environ.get("QIMCORE_HUB_USERS_DIR", STATE / "users")).resolve()
 c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
-c.SimpleLocalProcessSpawner.home_dir_template = str(STATE / "users" / "{username}")
+c.SimpleLocalProcessSpawner.home_dir_template = str(USERS / "{username}")
+c.Spawner.notebook_dir = str(USERS / "{username}")
 c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
 c.Spawner.environment = {
     "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    "PYTHONPATH": str(REPO / "hub"),  # the read-only contents manager
     "QIMCORE_DATA": str(REPO / "data_samples"),
+    "QIMCORE_READ_ONLY_DIRS": os.pathsep.join(SHARED),
 }
+c.Spawner.args = ["--ServerApp.contents_manager_class=qimcore_readonly.ReadOnlyDataContentsManager"]
 if os.geteuid() == 0:  # a container or a course VM run as root
-    c.Spawner.args = ["--allow-root"]
+    c.Spawner.args.append("--allow-root")
+_make_read_only(REPO / "data_samples")
 
 
 def _prepare_user_folder(spawner) -> None:
-    """Give each user their own copy of the notebooks (never overwriting their edits) and
-    links to the shared, read-only data."""
-    home = Path(spawner.home_dir_template.format(username=spawner.user.name))
+    """Give each user their own copy of the notebooks and tutorials (never overwriting their
+    edits: a file already there is kept) and links to the shared, read-only data."""
+    home = USERS / spawner.user.name
     home.mkdir(parents=True, exist_ok=True)
     for folder in ("notebooks", "tutorials"):
         src = REPO / folder
-        if not src.is_dir():
-            continue
-        for path in src.rglob("*.ipynb"):
-            if ".ipynb_checkpoints" in path.parts:
-                continue
+        for path in sorted(src.rglob("*.ipynb")) if src.is_dir() else ():
             target = home / folder / path.relative_to(src)
-            if not target.exists():
+            if ".ipynb_checkpoints" not in path.parts and not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
-    links = {"data_samples": REPO / "data_samples"}
-    if os.environ.get("QIMCORE_SHARED_DATA"):
-        links["shared_data"] = Path(os.environ["QIMCORE_SHARED_DATA"])
-    for name, target in links.items():
+    for name, target in SHARED.items():
         link = home / name
-        if not link.exists() and target.exists():
+        if not link.is_symlink() and target.is_dir():
             link.symlink_to(target, target_is_directory=True)
+    if SPAWNER != "local" and os.geteuid() == 0:  # servers run as the user's Unix account
+        account = pwd.getpwnam(spawner.user.name)
+        for path in (home, *home.rglob("*")):
+            os.lchown(path, account.pw_uid, account.pw_gid)
+        home.chmod(0o700)  # other users cannot read it
 
 
 c.Spawner.pre_spawn_hook = _prepare_user_folder
+
+# Memory/CPU limits (systemd) and HPC clusters (Slurm): see docs/hub.md.
+if SPAWNER != "local":
+    extra = REPO / "hub" / f"{SPAWNER}_config.py"
+    if not extra.exists():
+        sys.exit(f"QIMCORE_HUB_SPAWNER must be local, systemd or slurm; got {SPAWNER!r}")
+    load_subconfig(str(extra))  # type: ignore[name-defined]  # noqa: F821
 
 # --- idle culler: stop servers idle for an hour ---------------------------------------------
 c.JupyterHub.load_roles = [
@@ -134,6 +182,8 @@ c.JupyterHub.load_roles = [
 c.JupyterHub.services = [
     {
         "name": "jupyterhub-idle-culler-service",
-        "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=3600"],
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                    f"--timeout={int(os.environ.get('QIMCORE_HUB_CULL_TIMEOUT', '3600'))}",
+                    "--cull-every=300"],
     }
 ]

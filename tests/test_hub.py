@@ -1,7 +1,13 @@
-"""A real JupyterHub with configurable-http-proxy: sign up, log in, spawn, reach the server."""
+"""The JupyterHub: its configuration, and a real hub with configurable-http-proxy and real spawns.
+
+One hub serves the whole module (fixture ``hub``); the tests that use it run in file order and
+share its users, created on demand by ``Hub.user``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import secrets
@@ -10,15 +16,106 @@ import socket
 import subprocess
 import sys
 import time
+import types
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 requests = pytest.importorskip("requests")
+websocket = pytest.importorskip("websocket")
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.hub, pytest.mark.slow]
+CONTENTS_MANAGER = "--ServerApp.contents_manager_class=qimcore_readonly.ReadOnlyDataContentsManager"
+real_hub = [pytest.mark.hub, pytest.mark.slow]
 
+
+# --- configuration only (no hub started) ---------------------------------------------------------
+
+def _load_config(monkeypatch, tmp_path, **env):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    for name in [k for k in os.environ if k.startswith(("QIMCORE_HUB", "QIMCORE_SLURM"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("QIMCORE_HUB_STATE", str(tmp_path / "state"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
+
+
+def _fake_user(name: str) -> types.SimpleNamespace:
+    """What a spawner reads of its hub user, without a hub database."""
+    return types.SimpleNamespace(name=name, escaped_name=name, id=1, url=f"/user/{name}/",
+                                 server=None, settings={}, spawners={})
+
+
+def test_config_needs_an_admin_and_has_no_passwords(monkeypatch, tmp_path):
+    with pytest.raises(SystemExit, match="QIMCORE_HUB_ADMIN"):
+        _load_config(monkeypatch, tmp_path)
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss, deputy")
+    assert cfg.Authenticator.admin_users == {"boss", "deputy"}
+    assert cfg.JupyterHub.authenticator_class == "nativeauthenticator.NativeAuthenticator"
+    assert cfg.NativeAuthenticator.open_signup is False
+    assert cfg.Authenticator.allow_all is True  # approval by an admin is NativeAuthenticator's check
+    assert CONTENTS_MANAGER in cfg.Spawner.args
+    assert "--timeout=3600" in cfg.JupyterHub.services[0]["command"]
+    for name in ("cookie_secret", "proxy_token"):
+        assert (tmp_path / "state" / name).stat().st_mode & 0o777 == 0o600
+    for path in [REPO / "jupyterhub_config.py", *sorted((REPO / "hub").glob("*.py"))]:
+        assert not re.search(r"(password|secret|token)\w*\s*=\s*[\"']", path.read_text(), re.I)
+
+
+def test_course_mode_allows_only_the_participants(monkeypatch, tmp_path):
+    participants = tmp_path / "participants.txt"
+    participants.write_text("ana\nbo\n\n  cy \n")
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
+                       QIMCORE_HUB_COURSE_USERS=str(participants))
+    assert cfg.Authenticator.allow_all is False
+    assert cfg.Authenticator.allowed_users == {"ana", "bo", "cy"}
+
+
+def test_systemd_profile_sets_limits_and_read_only_data(monkeypatch, tmp_path):
+    pytest.importorskip("systemdspawner")
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
+                       QIMCORE_HUB_SPAWNER="systemd", QIMCORE_HUB_MEM_LIMIT="4G",
+                       QIMCORE_SHARED_DATA=str(tmp_path))
+    assert cfg.JupyterHub.spawner_class == "systemdspawner.SystemdSpawner"
+    from systemdspawner import SystemdSpawner
+
+    spawner = SystemdSpawner(config=cfg, user=_fake_user("ana"))
+    assert spawner.mem_limit == 4 * 1024**3 and spawner.cpu_limit == 2.0
+    assert spawner.readonly_paths == [str(REPO / "data_samples"), str(tmp_path.resolve())]
+    assert spawner.disable_user_sudo and "--allow-root" not in spawner.args
+
+
+def test_slurm_profile_renders_a_batch_script(monkeypatch, tmp_path):
+    pytest.importorskip("batchspawner")
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
+                       QIMCORE_HUB_SPAWNER="slurm", QIMCORE_SLURM_ACCOUNT="lu2026-2-17",
+                       QIMCORE_SLURM_PARTITION="lu48", QIMCORE_SLURM_GRES="gpu:1",
+                       QIMCORE_HUB_CONNECT_IP="login1.example.org")
+    assert cfg.JupyterHub.spawner_class == "batchspawner.SlurmSpawner"
+    assert cfg.JupyterHub.hub_connect_ip == "login1.example.org"
+    from batchspawner import SlurmSpawner
+    from jupyterhub.objects import Hub
+
+    spawner = SlurmSpawner(config=cfg, user=_fake_user("ana"), hub=Hub(),
+                           req_homedir="/home/ana", req_keepvars="PATH")
+    subvars = spawner.get_req_subvars()
+    subvars["cmd"] = spawner.cmd_formatted_for_batch()
+    script = asyncio.run(spawner._get_batch_script(**subvars))
+    for line in ("#SBATCH --partition=lu48", "#SBATCH --time=04:00:00", "#SBATCH --mem=16G",
+                 "#SBATCH --cpus-per-task=4", "#SBATCH --gres=gpu:1",
+                 "#SBATCH --account=lu2026-2-17"):
+        assert line in script.splitlines()
+    assert "batchspawner-singleuser" in script and "jupyterhub-singleuser" in script
+    assert CONTENTS_MANAGER in script and "--allow-root" not in script
+    assert spawner.exec_prefix == "sudo -E -u {username}"
+    assert spawner.format_string(spawner.notebook_dir).endswith("/users/ana")
+
+
+# --- a real hub ----------------------------------------------------------------------------------
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -40,18 +137,24 @@ def _wait(predicate, timeout: float, what: str, log: Path):
 
 
 class Hub:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, **extra_env: str):
         self.port = _free_port()
+        self.api_port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.state = tmp / "state"
+        self.shared = tmp / "shared"
+        self.shared.mkdir()
+        (self.shared / "calibration.txt").write_text("mu = 0.21\n")
         self.log = tmp / "hub.log"
         self.admin = "qimadmin"
+        self.users: dict[str, tuple] = {}
         env = dict(os.environ,
                    QIMCORE_HUB_PORT=str(self.port),
-                   QIMCORE_HUB_API_PORT=str(_free_port()),
+                   QIMCORE_HUB_API_PORT=str(self.api_port),
                    QIMCORE_PROXY_API_PORT=str(_free_port()),
                    QIMCORE_HUB_ADMIN=self.admin,
-                   QIMCORE_HUB_STATE=str(self.state))
+                   QIMCORE_HUB_STATE=str(self.state),
+                   QIMCORE_SHARED_DATA=str(self.shared), **extra_env)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         jhub = Path(sys.executable).parent / "jupyterhub"
         with self.log.open("w") as logf:
@@ -61,6 +164,7 @@ class Hub:
         _wait(lambda: requests.get(f"{self.url}/hub/api/", timeout=5).status_code == 200,
               60, "the hub API through the proxy", self.log)
 
+    # forms and APIs with the hub's xsrf protection
     def session(self) -> requests.Session:
         s = requests.Session()
         s.get(f"{self.url}/hub/login", timeout=10)
@@ -75,18 +179,121 @@ class Hub:
         data["_xsrf"] = self.xsrf(s)
         return s.post(f"{self.url}{path}", data=data, timeout=30, allow_redirects=False)
 
-    def api(self, s: requests.Session, method: str, path: str) -> requests.Response:
+    def api(self, s: requests.Session, method: str, path: str, **kw) -> requests.Response:
         return s.request(method, f"{self.url}/hub/api{path}", timeout=30,
-                         headers={"X-XSRFToken": self.xsrf(s)})
+                         headers={"X-XSRFToken": self.xsrf(s)}, **kw)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+    def sign_up(self, name: str, password: str) -> requests.Response:
+        s = self.session()
+        s.get(f"{self.url}/hub/signup", timeout=10)
+        return self.form(s, "/hub/signup", username=name, email=f"{name}@example.org",
+                         signup_password=password, signup_password_confirmation=password)
+
+    def log_in(self, name: str, password: str) -> tuple[requests.Session, requests.Response]:
+        s = self.session()
+        return s, self.form(s, "/hub/login", username=name, password=password)
+
+    def user(self, name: str) -> tuple[requests.Session, str]:
+        """An approved, logged-in user: (browser-like session, API token); made once."""
+        if name not in self.users:
+            password = secrets.token_urlsafe(16)
+            assert self.sign_up(name, password).status_code == 200
+            if name != self.admin:
+                admin, _ = self.user(self.admin)
+                r = admin.get(f"{self.url}/hub/authorize/{name}", timeout=30)
+                assert r.status_code == 200
+            s, r = self.log_in(name, password)
+            assert r.status_code == 302, r.text[:500]
+            token = self.api(s, "POST", f"/users/{name}/tokens", json={"note": "test"}).json()
+            self.users[name] = (s, token["token"], password)
+        return self.users[name][:2]
+
+    def spawn(self, name: str) -> None:
+        """Start ``name``'s server and wait until it answers through the proxy."""
+        s, _ = self.user(name)
+        r = self.api(s, "POST", f"/users/{name}/server")
+        assert r.status_code in (201, 202, 400), r.text  # 400: already running
+
+        def started() -> bool:  # the hub answers for a server still starting
+            r = self.server_api(name, "GET", "/status")
+            return r.ok and "started" in r.json()
+
+        _wait(started, 120, f"{name}'s server", self.log)
+
+    def stop_server(self, name: str) -> None:
+        s, _ = self.user(name)
+        assert self.api(s, "DELETE", f"/users/{name}/server").status_code in (202, 204)
+        _wait(lambda: self.api(s, "GET", f"/users/{name}").json()["servers"] == {}, 60,
+              f"{name}'s server to stop", self.log)
+
+    def server_api(self, name: str, method: str, path: str, **kw) -> requests.Response:
+        _, token = self.user(name)
+        return requests.request(method, f"{self.url}/user/{name}/api{path}", timeout=30,
+                                headers={"Authorization": f"token {token}"}, **kw)
+
+    def run_cells(self, name: str, notebook: str, cells: list[str]) -> list[str]:
+        """Execute ``cells`` in a kernel of ``name``'s server (a session on ``notebook``, so the
+        kernel starts in its folder) over the websocket; return one output text per cell."""
+        _, token = self.user(name)
+        r = self.server_api(name, "POST", "/sessions", json={
+            "path": notebook, "type": "notebook", "kernel": {"name": "python3"}})
+        assert r.status_code == 201, r.text
+        kernel = r.json()["kernel"]["id"]
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{self.port}/user/{name}/api/kernels/{kernel}/channels",
+            header=[f"Authorization: token {token}"], timeout=120)
+        try:
+            return [_execute(ws, code) for code in cells]
+        finally:
+            ws.close()
+            self.server_api(name, "DELETE", f"/sessions/{r.json()['id']}")
+
+    def server_pids(self) -> list[int]:
+        """Single-user servers and kernels started by this hub (found by their environment)."""
+        marker = f"JUPYTERHUB_API_URL=http://127.0.0.1:{self.api_port}/".encode()
+        pids = []
+        for proc in Path("/proc").iterdir():
             try:
-                self.proc.wait(30)
+                if proc.name.isdigit() and marker in (proc / "environ").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+        return pids
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+def _execute(ws, code: str) -> str:
+    """One execute_request on a kernel websocket; the cell's text output (errors raise)."""
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                   "session": uuid.uuid4().hex, "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False}}))
+    text, idle, replied = [], False, False
+    while not (idle and replied):
+        msg = json.loads(ws.recv())
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "error":
+            raise AssertionError(f"cell failed: {content['ename']}: {content['evalue']}\n{code}")
+        if kind == "stream":
+            text.append(content["text"])
+        elif kind in ("execute_result", "display_data"):
+            text.append(content["data"].get("text/plain", ""))
+        idle |= kind == "status" and content["execution_state"] == "idle"
+        replied |= kind == "execute_reply"
+    return "".join(text)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +303,8 @@ def hub(tmp_path_factory):
     h.stop()
 
 
+@pytest.mark.hub
+@pytest.mark.slow
 def test_secrets_are_private_and_outside_the_repo(hub):
     for name in ("cookie_secret", "proxy_token"):
         path = hub.state / name
@@ -105,6 +314,8 @@ def test_secrets_are_private_and_outside_the_repo(hub):
     assert "cookie_secret" not in tracked and "proxy_token" not in tracked
 
 
+@pytest.mark.hub
+@pytest.mark.slow
 def test_anonymous_requests_are_refused(hub):
     r = requests.get(f"{hub.url}/hub/api/users", timeout=10)
     assert r.status_code == 403
@@ -112,45 +323,196 @@ def test_anonymous_requests_are_refused(hub):
     assert r.status_code == 302 and "/hub/" in r.headers["Location"]
 
 
-def test_sign_up_log_in_spawn_and_reach_the_server(hub):
-    password = secrets.token_urlsafe(16)
-    s = hub.session()
-    s.get(f"{hub.url}/hub/signup", timeout=10)
-    r = hub.form(s, "/hub/signup", username=hub.admin, email="admin@example.org",
-                 signup_password=password, signup_password_confirmation=password)
-    assert r.status_code == 200, r.text[:500]
-
-    bad = hub.form(hub.session(), "/hub/login", username=hub.admin, password=password + "x")
+@pytest.mark.hub
+@pytest.mark.slow
+def test_wrong_password_and_unapproved_sign_up_are_refused(hub):
+    hub.user(hub.admin)  # the admin is approved at sign-up
+    _, bad = hub.log_in(hub.admin, "not-the-password-at-all")
     assert bad.status_code != 302
 
-    r = hub.form(s, "/hub/login", username=hub.admin, password=password)
-    assert r.status_code == 302, r.text[:500]
-
-    r = hub.api(s, "POST", f"/users/{hub.admin}/server")
-    assert r.status_code in (201, 202), r.text
-    # Opening the server in the browser runs the OAuth hand-shake that sets the server's cookie.
-    _wait(lambda: s.get(f"{hub.url}/user/{hub.admin}/lab", timeout=30).status_code == 200,
-          120, "the single-user server", hub.log)
-    status = s.get(f"{hub.url}/user/{hub.admin}/api/status", timeout=10)
-    assert status.status_code == 200
-    assert "started" in status.json()
-
-    listing = s.get(f"{hub.url}/user/{hub.admin}/api/contents/notebooks", timeout=10).json()
-    names = {item["name"] for item in listing["content"]}
-    assert "getting_started.ipynb" in names
-    data = s.get(f"{hub.url}/user/{hub.admin}/api/contents/data_samples", timeout=10).json()
-    assert any(re.match(r"NT_128x128x128\.tif", item["name"]) for item in data["content"])
-
-    r = hub.api(s, "DELETE", f"/users/{hub.admin}/server")
-    assert r.status_code in (202, 204)
+    password = secrets.token_urlsafe(16)
+    assert hub.sign_up("mallory", password).status_code == 200
+    _, r = hub.log_in("mallory", password)
+    assert r.status_code != 302  # signed up, not approved
+    requests.get(f"{hub.url}/hub/authorize/mallory", timeout=10)  # only an admin approves
+    _, r = hub.log_in("mallory", password)
+    assert r.status_code != 302
 
 
-def test_stop_shuts_down_proxy(hub):
-    pid_file = hub.state / "proxy.pid"
-    proxy_pid = int(pid_file.read_text()) if pid_file.exists() else None
-    hub.stop()
-    assert hub.proc.returncode is not None
-    if proxy_pid is not None:
-        time.sleep(1)
-        with pytest.raises(ProcessLookupError):
-            os.kill(proxy_pid, 0)
+@pytest.mark.hub
+@pytest.mark.slow
+def test_spawn_runs_a_tutorial_through_the_kernel_api(hub):
+    hub.spawn("alice")
+    assert "started" in hub.server_api("alice", "GET", "/status").json()
+    listing = hub.server_api("alice", "GET", "/contents").json()
+    assert {"notebooks", "tutorials", "data_samples", "shared_data"} <= {
+        item["name"] for item in listing["content"]}
+
+    notebook = "tutorials/01_load_and_view.ipynb"
+    nb = hub.server_api("alice", "GET", f"/contents/{notebook}").json()["content"]
+    cells = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+             for c in nb["cells"] if c["cell_type"] == "code"]
+    outputs = hub.run_cells("alice", notebook, cells)
+    assert "(128, 128, 128) uint8" in "".join(outputs)
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+def test_shared_data_is_read_only_through_the_server(hub):
+    hub.spawn("alice")
+    file = {"type": "file", "format": "text", "content": "overwritten"}
+    for folder in ("data_samples", "shared_data", "notebooks/../shared_data"):
+        r = hub.server_api("alice", "PUT", f"/contents/{folder}/new.txt", json=file)
+        assert r.status_code == 403, (folder, r.text)
+    assert hub.server_api("alice", "PUT", "/contents/shared_data/calibration.txt",
+                          json=file).status_code == 403
+    assert hub.server_api("alice", "DELETE",
+                          "/contents/shared_data/calibration.txt").status_code == 403
+    assert hub.server_api("alice", "PATCH", "/contents/shared_data/calibration.txt",
+                          json={"path": "stolen.txt"}).status_code == 403
+    assert hub.server_api("alice", "POST", "/contents",
+                          json={"copy_from": "tutorials/01_load_and_view.ipynb"}
+                          ).status_code == 201  # writing in the own folder works
+    assert hub.server_api("alice", "POST", "/contents/shared_data",
+                          json={"type": "directory"}).status_code == 403
+    assert (hub.shared / "calibration.txt").read_text() == "mu = 0.21\n"
+    assert sorted(p.name for p in hub.shared.iterdir()) == ["calibration.txt"]
+    data = hub.server_api("alice", "GET", "/contents/shared_data/calibration.txt").json()
+    assert data["content"] == "mu = 0.21\n"  # reading works
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+def test_users_cannot_reach_each_other(hub):
+    hub.spawn("alice")
+    r = requests.get(f"{hub.url}/user/alice/api/contents", timeout=10)
+    assert r.status_code == 403  # anonymous, to a running server
+    r = requests.get(f"{hub.url}/user/alice/lab", timeout=10, allow_redirects=False)
+    assert r.status_code == 302 and "/hub/api/oauth2/authorize" in r.headers["Location"]
+    bob, bob_token = hub.user("bob")
+    r = bob.get(f"{hub.url}/user/alice/api/contents", timeout=10)
+    assert r.status_code == 403
+    r = requests.get(f"{hub.url}/user/alice/api/contents/notebooks", timeout=10,
+                     headers={"Authorization": f"token {bob_token}"})
+    assert r.status_code == 403
+    r = bob.get(f"{hub.url}/user/alice/lab", timeout=30)  # the OAuth hand-shake refuses bob
+    assert r.status_code == 403
+    assert hub.api(bob, "GET", "/users/alice").status_code == 404
+    assert hub.api(bob, "POST", "/users/alice/server").status_code in (403, 404)
+    r = hub.server_api("alice", "GET", "/contents/..%2Fbob")
+    assert r.status_code in (400, 403, 404)
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+def test_own_notebook_copies_survive_a_restart(hub):
+    hub.spawn("alice")
+    path = "/contents/notebooks/getting_started.ipynb"
+    model = hub.server_api("alice", "GET", path).json()
+    model["content"]["cells"][0]["source"] = "# alice's notes"
+    r = hub.server_api("alice", "PUT", path, json={
+        "type": "notebook", "format": "json", "content": model["content"]})
+    assert r.status_code == 200, r.text
+    hub.stop_server("alice")
+    hub.spawn("alice")
+    mine = hub.server_api("alice", "GET", path).json()["content"]["cells"][0]["source"]
+    assert mine == "# alice's notes"
+    original = json.loads((REPO / "notebooks" / "getting_started.ipynb").read_text())
+    assert "".join(original["cells"][0]["source"]).startswith("# Getting started")
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+def test_five_users_spawn_and_run_a_notebook_at_once(hub, record_property):
+    names = [f"student{i}" for i in range(5)]
+    for name in names:
+        hub.user(name)
+
+    def work(name: str) -> str:
+        hub.spawn(name)
+        return hub.run_cells(name, "notebooks/getting_started.ipynb", [
+            "import numpy as np\nimport qimcore",
+            f"print({name!r}, int(np.arange(10).sum()), qimcore.__version__)"])[1]
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(len(names)) as pool:
+        outputs = list(pool.map(work, names))
+    seconds = time.monotonic() - start
+    record_property("five_users_seconds", round(seconds, 1))
+    print(f"\n5 users spawned and ran a notebook concurrently in {seconds:.1f} s")
+    assert outputs == [f"{name} 45 0.1.0\n" for name in names]
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+def test_browser_logs_in_and_sees_the_notebooks(hub):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs /usr/bin/chromium")
+    hub.user("alice")
+    password = hub.users["alice"][2]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{hub.url}/hub/login", timeout=30_000)
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", password)
+            page.click("#login_submit, input[type=submit], button[type=submit]")
+            listing = page.locator(".jp-DirListing-content")
+            listing.get_by_text("tutorials", exact=True).wait_for(timeout=120_000)
+            assert page.url.startswith(f"{hub.url}/user/alice/")
+            for name in ("notebooks", "data_samples", "shared_data"):
+                assert listing.get_by_text(name, exact=True).count() == 1
+        finally:
+            browser.close()
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+def test_make_hub_stop_shuts_down_the_proxy_and_every_server(hub):
+    # `make hub-stop` sends SIGTERM; Ctrl-C sends SIGINT: JupyterHub handles both alike.
+    hub.spawn("alice")
+    assert hub.server_api("alice", "POST", "/kernels", json={"name": "python3"}).status_code == 201
+    pids = _wait(lambda: len(hub.server_pids()) >= 2 and hub.server_pids(), 30,
+                 "alice's kernel process", hub.log)  # her server and her kernel
+    proxy_pid = int((hub.state / "proxy.pid").read_text())
+    make = subprocess.Popen(["make", "-s", "hub-stop"], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, QIMCORE_HUB_STATE=str(hub.state)))
+    assert hub.proc.wait(60) == 0  # reap the hub, so that make sees it gone
+    out, _ = make.communicate(timeout=30)
+    assert make.returncode == 0 and "hub stopped" in out, out
+    time.sleep(1)
+    assert [pid for pid in [proxy_pid, *pids] if _alive(pid)] == []
+    assert not (hub.state / "jupyterhub.pid").exists()
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+def test_course_mode_admits_only_the_listed_participants(tmp_path):
+    (tmp_path / "participants.txt").write_text("ana\nben\n")
+    hub = Hub(tmp_path, QIMCORE_HUB_COURSE_USERS=str(tmp_path / "participants.txt"))
+    try:
+        password = secrets.token_urlsafe(16)
+        assert hub.sign_up("ana", password).status_code == 200
+        _, r = hub.log_in("ana", password)
+        assert r.status_code == 302  # listed: approved at sign-up
+        assert hub.sign_up("eve", password).status_code == 200
+        admin, _ = hub.user(hub.admin)  # the admin logs in too
+        admin.get(f"{hub.url}/hub/authorize/eve", timeout=30)  # even if approved ...
+        _, r = hub.log_in("eve", password)
+        assert r.status_code != 302  # ... not on the list: refused
+    finally:
+        hub.stop()
+
+
+def _alive(pid: int) -> bool:
+    """True for a running process (a zombie waiting to be reaped counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
