@@ -1,0 +1,205 @@
+"""Benchmarks for qimcore.segment (issue #4).
+
+- ``Image1024``: 1024² synthetic textures, M=9, K=1000: fit (k-means and k-means tree), one
+  ``propagate`` (the interactive update), peak memory, accuracy with < 1 % labelled pixels.
+- ``VersusSkimage2D``: same textures and scribbles (256²), dictionary diffusion versus skimage's
+  ``fit_segmenter`` (``multiscale_basic_features`` + sklearn RandomForest): accuracy and time.
+- ``VersusSkimage3D``: a 128³ texture volume labelled on 2 slices: scribble-to-result time
+  (fit + propagate; and the interactive update alone) versus skimage, and accuracy.
+- ``Nerves``: the real 128³ nerves sample with ``data_samples/nerves_scribbles.npz``.
+- ``Zarr512``: ``predict_proba`` of a 512³ zarr volume chunked with dask; peak memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+
+from qimcore.data.synthetic import sparse_labels, texture_phantom
+from qimcore.segment import DictionarySegmenter, load_scribbles
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _skimage(image, labels):
+    """skimage's trainable segmentation: features + RandomForest on the scribbles."""
+    from functools import partial
+
+    from skimage.feature import multiscale_basic_features
+    from skimage.future import fit_segmenter, predict_segmenter
+    from sklearn.ensemble import RandomForestClassifier
+
+    features = partial(multiscale_basic_features, intensity=True, edges=True, texture=True,
+                       sigma_min=1, sigma_max=8, channel_axis=None)
+    feats = features(image)
+    clf = RandomForestClassifier(n_estimators=50, n_jobs=-1, max_depth=10, random_state=0)
+    clf = fit_segmenter(labels, feats, clf)
+    return predict_segmenter(feats, clf)
+
+
+class Image1024:
+    repeat = 1
+    unit = "fraction of pixels correct"
+
+    def setup(self):
+        self.image, self.truth = texture_phantom((1024, 1024), 3, random_state=1)
+        self.labels = sparse_labels(self.truth, 0.005, random_state=2)
+        self.seg = DictionarySegmenter(9, 1000).fit(self.image)
+        self.seg.propagate(self.labels)
+
+    def time_fit_kmeans(self):
+        DictionarySegmenter(9, 1000).fit(self.image)
+
+    def time_fit_kmtree(self):
+        DictionarySegmenter(9, 1000, method="kmtree").fit(self.image)
+
+    def time_propagate(self):
+        self.seg.propagate(self.labels)
+
+    def peakmem_fit_propagate(self):
+        DictionarySegmenter(9, 1000).fit(self.image).propagate(self.labels)
+
+    def track_accuracy_kmeans(self):
+        return float((self.seg.predict() == self.truth).mean())
+
+    def track_labelled_fraction(self):
+        return float((self.labels > 0).mean())
+
+
+class VersusSkimage2D:
+    repeat = 1
+    unit = "fraction of pixels correct"
+
+    def setup(self):
+        self.image, self.truth = texture_phantom((256, 256), 3, random_state=1)
+        self.labels = sparse_labels(self.truth, 0.008, random_state=2)
+
+    def time_dictionary(self):
+        DictionarySegmenter(9, 300).fit(self.image).propagate(self.labels)
+
+    def time_skimage(self):
+        _skimage(self.image, self.labels)
+
+    def track_accuracy_dictionary(self):
+        seg = DictionarySegmenter(9, 300).fit(self.image)
+        seg.propagate(self.labels)
+        return float((seg.predict() == self.truth).mean())
+
+    def track_accuracy_skimage(self):
+        return float((_skimage(self.image, self.labels) == self.truth).mean())
+
+
+class VersusSkimage3D:
+    repeat = 1
+    unit = "fraction of voxels correct (unlabelled slices)"
+    size = 128
+
+    def setup(self):
+        n = self.size
+        self.volume, self.truth = texture_phantom((n, n, n), 3, region_size=16, period=5,
+                                                  noise=0.2, random_state=5)
+        self.slices = [n // 4, 3 * n // 4]
+        self.labels = sparse_labels(self.truth, 0.05, slices=self.slices, random_state=6)
+        self.others = np.setdiff1d(np.arange(n), self.slices)
+        self.params = {"patch_size": 5, "n_words": 200, "method": "kmtree", "branching": 6,
+                       "n_basis": 3}
+        self.seg = DictionarySegmenter(**self.params).fit(self.volume)
+
+    def time_dictionary_fit_propagate(self):
+        DictionarySegmenter(**self.params).fit(self.volume).propagate(self.labels)
+
+    def time_dictionary_propagate(self):
+        self.seg.propagate(self.labels)
+
+    def time_skimage(self):
+        _skimage(self.volume, self.labels)
+
+    def track_accuracy_dictionary(self):
+        self.seg.propagate(self.labels)
+        return float((self.seg.predict()[self.others] == self.truth[self.others]).mean())
+
+    def track_accuracy_skimage(self):
+        pred = _skimage(self.volume, self.labels)
+        return float((pred[self.others] == self.truth[self.others]).mean())
+
+
+class Nerves:
+    repeat = 1
+    unit = "fraction of axon area (2D components) with a >= 50 % myelin ring"
+
+    def setup(self):
+        from qimcore.data import sample
+
+        self.volume = sample("nerves")
+        self.labels = load_scribbles(ROOT / "data_samples" / "nerves_scribbles.npz")
+        self.params = NERVE_PARAMS
+
+    def time_fit_propagate(self):
+        DictionarySegmenter(**self.params).fit(self.volume).propagate(self.labels)
+
+    def track_enclosed_axons(self):
+        seg = DictionarySegmenter(**self.params).fit(self.volume)
+        seg.propagate(self.labels)
+        return enclosed_fraction(seg.predict())
+
+
+NERVE_PARAMS = {"patch_size": 5, "n_words": 100, "features": "gaussian", "sigmas": (1, 2, 4, 8),
+                "smooth": 1.5}
+
+
+def enclosed_fraction(pred: np.ndarray, min_area: int = 30) -> float:
+    """Area fraction of 2D axon components (class 1) whose 2-pixel outer ring is >= 50 % myelin."""
+    from scipy import ndimage as ndi
+
+    total = enclosed = 0
+    for plane in pred:
+        comps, n = ndi.label(plane == 1)
+        for i in range(1, n + 1):
+            comp = comps == i
+            area = int(comp.sum())
+            if area < min_area:
+                continue
+            ring = ndi.binary_dilation(comp, iterations=2) & ~comp
+            total += area
+            enclosed += area * ((plane[ring] == 2).mean() >= 0.5)
+    return enclosed / max(total, 1)
+
+
+class Zarr512:
+    repeat = 1
+    timeout = 3600
+
+    def setup(self):
+        self.tmp = tempfile.mkdtemp()
+        tile, truth = texture_phantom((64, 64, 64), 3, region_size=8, period=5, noise=0.2,
+                                      random_state=7)
+        labels = sparse_labels(truth, 0.05, slices=(16, 48), random_state=8)
+        self.seg = DictionarySegmenter(5, 200, method="kmtree", branching=6, n_basis=2).fit(tile)
+        self.seg.propagate(labels)
+        self.path = str(Path(self.tmp) / "volume.zarr")
+        big = da.tile(da.from_array(tile, chunks=64), (8, 8, 8)).rechunk(128)
+        big.to_zarr(self.path, overwrite=True)
+
+    def _run(self):
+        volume = da.from_zarr(self.path)
+        prob = self.seg.predict_proba(volume)
+        # reduce on the fly: never hold the (3, 512, 512, 512) result
+        return float(prob[0].mean().compute(scheduler="threads", num_workers=2))
+
+    def time_predict_proba(self):
+        self._run()
+
+    def peakmem_predict_proba(self):
+        self._run()
+
+
+if __name__ == "__main__":  # quick manual check
+    b = Image1024()
+    b.setup()
+    t = time.time()
+    b.time_propagate()
+    print("propagate", time.time() - t, "accuracy", b.track_accuracy_kmeans())
