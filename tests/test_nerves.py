@@ -1,0 +1,262 @@
+"""Tests for qimcore.nerves: tracking on the synthetic phantom (exact truth) and the real sample,
+tables, nodes of Ranvier, clusters and bad input."""
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.path import Path
+from skimage.draw import polygon2mask
+
+from qimcore.data import sample
+from qimcore.data.synthetic import nerve_phantom
+from qimcore.nerves import (
+    NerveTrack,
+    find_seeds,
+    myelin_map,
+    nerve_clusters,
+    nerve_nodes,
+    nerve_slices,
+    nerve_table,
+    polygon_moments,
+    track_nerves,
+)
+
+N_POINTS = 48
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    volume, truth = nerve_phantom((40, 64, 64), random_state=1)
+    return volume, truth, track_nerves(volume, n_points=N_POINTS)
+
+
+def _circle(radius, centre=(0.0, 0.0), n=64):
+    theta = 2 * np.pi * np.arange(n) / n
+    return np.asarray(centre) + radius * np.stack([np.sin(theta), np.cos(theta)], -1)
+
+
+def _inner_inside_outer(track):
+    return all(Path(o).contains_points(i).all() for i, o in zip(track.inner, track.outer))
+
+
+# -- phantom: tracking and accuracy --------------------------------------------------------
+
+def test_phantom_every_nerve_tracked_through_all_slices(phantom):
+    volume, truth, tracks = phantom
+    assert len(tracks) == 3
+    for t in tracks:
+        assert t.z.tolist() == list(range(40))
+        assert t.inner.shape == t.outer.shape == (40, N_POINTS, 2)
+
+
+def test_phantom_seeds_are_the_axon_centres(phantom):
+    volume, truth, _ = phantom
+    seeds = find_seeds(myelin_map(volume[0]))
+    assert np.abs(seeds - truth["seeds"]).max() < 1.5
+
+
+@pytest.mark.parametrize("column, key", [("axon_diameter", "axon_diameter"),
+                                         ("fibre_diameter", "fibre_diameter"),
+                                         ("myelin_thickness", "myelin_thickness")])
+def test_phantom_diameters_within_half_a_voxel(phantom, column, key):
+    _, truth, tracks = phantom
+    table = nerve_slices(tracks)
+    for i in range(3):
+        measured = table[table.nerve == i][column].to_numpy()
+        myelinated = ~truth["node"][i]
+        assert np.abs(measured - truth[key][i])[myelinated].max() < 0.5
+
+
+def test_phantom_centres_and_voxel_size(phantom):
+    _, truth, tracks = phantom
+    table = nerve_slices(tracks, voxel_size=(2.0, 0.5, 0.5))
+    for i in range(3):
+        rows = table[table.nerve == i]
+        assert np.abs(rows[["y", "x"]].to_numpy() / 0.5 - truth["centre"][i]).max() < 0.5
+        assert np.allclose(rows.z, 2.0 * np.arange(40))
+        assert np.abs(rows.axon_diameter / 0.5 - truth["axon_diameter"][i])[
+            ~truth["node"][i]].max() < 0.5
+
+
+def test_phantom_twist_sign_and_magnitude(phantom):
+    _, truth, tracks = phantom
+    table = nerve_table(tracks)
+    assert table.twist[2] == pytest.approx(truth["twist"][2], rel=0.2)
+    mirrored = [NerveTrack(t.z, t.inner[..., ::-1], t.outer[..., ::-1]) for t in tracks]
+    assert nerve_table(mirrored).twist[2] == pytest.approx(-truth["twist"][2], rel=0.2)
+    assert np.isnan(table.twist[:2]).all()          # round axons have no axis to twist
+    halved = nerve_table(tracks, voxel_size=(0.5, 1, 1)).twist[2]
+    assert halved == pytest.approx(2 * table.twist[2])
+
+
+def test_phantom_touching_nerves_do_not_overlap(phantom):
+    _, _, tracks = phantom
+    yy, xx = np.mgrid[5:40:0.1, 5:55:0.1]
+    grid = np.column_stack([yy.ravel(), xx.ravel()])
+    for k in range(40):
+        a, b = tracks[0].outer[k], tracks[1].outer[k]
+        # no voxel in both nerves ...
+        assert not (polygon2mask((64, 64), a) & polygon2mask((64, 64), b)).any()
+        # ... and at most a sub-pixel sliver where the polygons' chords meet
+        both = Path(a).contains_points(grid) & Path(b).contains_points(grid)
+        assert both.sum() * 0.01 < 0.5
+    gaps = [np.linalg.norm(tracks[0].outer[k][:, None] - tracks[1].outer[k][None], axis=-1).min()
+            for k in range(40)]
+    assert max(gaps) < 1.0                            # ... but they touch
+
+
+def test_phantom_inner_inside_outer(phantom):
+    for t in phantom[2]:
+        assert _inner_inside_outer(t)
+
+
+def test_phantom_node_of_ranvier(phantom):
+    _, truth, tracks = phantom
+    nodes = nerve_nodes(tracks)
+    assert nodes.nerve.tolist() == [1]
+    node = nodes.iloc[0]
+    assert truth["node"][1][int(node.slice)]
+    assert node.myelin_before == pytest.approx(truth["myelin_thickness"][1, 10], abs=0.5)
+    assert node.myelin_after == pytest.approx(truth["myelin_thickness"][1, 30], abs=0.5)
+    assert tracks[1].lost[truth["node"][1]].all() and not tracks[1].lost[~truth["node"][1]].any()
+
+
+def test_phantom_table_and_clusters(phantom):
+    _, truth, tracks = phantom
+    table = nerve_table(tracks)
+    assert list(table.columns[:8]) == ["nerve", "axon_diameter", "fibre_diameter",
+                                       "myelin_thickness", "g_ratio", "eccentricity",
+                                       "undulation", "twist"]
+    assert (table.n_slices == 40).all()
+    assert (table.undulation >= 1).all()
+    assert table.g_ratio.between(0, 1).all()
+    assert table.cluster[0] == table.cluster[1] != table.cluster[2]
+    clusters = nerve_clusters(tracks)
+    assert sorted(clusters.n_nerves) == [1, 2]
+    mean_d = truth["axon_diameter"][:, ~truth["node"].any(0)].mean(1)
+    assert np.abs(table.axon_diameter - mean_d).max() < 0.5
+
+
+def test_dask_volume_gives_the_same_tracks():
+    volume, _ = nerve_phantom((6, 64, 64))
+    ref = track_nerves(volume, n_points=32)
+    lazy = track_nerves(da.from_array(volume, chunks=(7, 9, 5)), n_points=32)
+    assert len(lazy) == len(ref)
+    for a, b in zip(ref, lazy):
+        np.testing.assert_array_equal(a.z, b.z)
+        np.testing.assert_allclose(a.inner, b.inner)
+        np.testing.assert_allclose(a.outer, b.outer)
+
+
+def test_probabilities_and_user_seeds():
+    volume, truth = nerve_phantom((6, 64, 64))
+    myelin = myelin_map(volume, sigma=0)
+    prob = np.stack([np.zeros_like(myelin), myelin, 1 - myelin]).astype(np.float32)
+    tracks = track_nerves(volume, truth["seeds"][2:], prob, n_points=32)
+    assert len(tracks) == 1 and len(tracks[0]) == 6
+    d = nerve_slices(tracks).axon_diameter.to_numpy()
+    assert np.abs(d - truth["axon_diameter"][2, :6]).max() < 0.5
+
+
+def test_start_slice_tracks_both_ways():
+    volume, truth = nerve_phantom((10, 64, 64))
+    tracks = track_nerves(volume, truth["centre"][:, 5], n_points=32, start_slice=5)
+    assert [t.z.tolist() for t in tracks] == [list(range(10))] * 3
+
+
+def test_track_stops_where_the_nerve_leaves_the_volume():
+    volume, truth = nerve_phantom((12, 64, 64))
+    shifted = np.stack([np.roll(volume[k], -2 * k, axis=1) for k in range(12)])
+    tracks = track_nerves(shifted, truth["seeds"][:1], n_points=32)
+    # nerve 0 (outer radius ~10 at x ~20) moves 2 voxels left per slice: it leaves after z ~5
+    assert 2 <= len(tracks[0]) < 8
+    assert (tracks[0].outer >= -0.5).all()
+
+
+# -- the real sample --------------------------------------------------------------------------
+
+def test_real_sample_inner_inside_outer():
+    volume = sample("nerves")
+    tracks = track_nerves(volume, max_radius=40, start_slice=64)
+    assert len(tracks) == 2
+    assert [len(t) for t in tracks] == [128, 128]
+    for t in tracks:
+        assert _inner_inside_outer(t)
+        assert (t.outer >= -0.5).all() and (t.outer <= 127.5).all()
+
+
+# -- seeds, geometry, tables ------------------------------------------------------------------
+
+def test_find_seeds_rejects_tiny_and_border_cut_axons():
+    yy, xx = np.mgrid[:64, :64]
+    r1, r2, r3 = (np.hypot(yy - c[0], xx - c[1]) for c in ((20, 20), (45, 40), (32, 62)))
+    myelin = ((np.abs(r1 - 7) < 2) | (np.abs(r2 - 2.5) < 1.2) | (np.abs(r3 - 7) < 2)).astype(float)
+    assert find_seeds(myelin).tolist() == [[20.0, 20.0]]
+    assert len(find_seeds(myelin, min_area=0)) == 2
+
+
+def test_polygon_moments_of_an_ellipse():
+    theta = 2 * np.pi * np.arange(400) / 400
+    a, b, phi = 6.0, 3.0, np.deg2rad(30)
+    u, v = a * np.cos(theta), b * np.sin(theta)
+    curve = np.stack([u * np.sin(phi) + v * np.cos(phi) + 10, u * np.cos(phi) - v * np.sin(phi)
+                      - 4], -1)
+    m = polygon_moments(curve)
+    assert m["area"] == pytest.approx(np.pi * a * b, rel=1e-3)
+    assert (m["y"], m["x"]) == (pytest.approx(10), pytest.approx(-4))
+    assert m["orientation"] == pytest.approx(30, abs=0.1)
+    assert m["eccentricity"] == pytest.approx(np.sqrt(1 - (b / a) ** 2), rel=1e-3)
+    assert polygon_moments(curve[::-1])["area"] == pytest.approx(m["area"])
+
+
+def test_tables_are_empty_with_their_columns():
+    for func in (nerve_table, nerve_slices, nerve_nodes, nerve_clusters):
+        table = func([])
+        assert isinstance(table, pd.DataFrame) and len(table) == 0
+        assert "nerve" in table.columns or "cluster" in table.columns
+    assert {"myelin_before", "myelin_after", "z"} <= set(nerve_nodes([]).columns)
+
+
+def test_size_clusters_split_small_and_large_axons():
+    tracks = [NerveTrack([0, 1], [_circle(r, (40 * i, 0))] * 2, [_circle(r + 2, (40 * i, 0))] * 2)
+              for i, r in enumerate([3, 3.2, 3.1, 2.9, 9, 9.3, 8.8, 9.1, 9.2])]
+    table = nerve_table(tracks)
+    assert table.size_cluster.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1]
+    assert len(set(table.cluster)) == 9
+
+
+def test_nodes_thinning_myelin():
+    n = 15
+    outer = [_circle(8.0)] * n
+    outer[7] = _circle(5.5)                        # myelin thins from 3 to 0.5 in slice 7
+    track = NerveTrack(range(n), [_circle(5.0)] * n, outer)
+    nodes = nerve_nodes([track], voxel_size=2.0)
+    assert nodes.slice.tolist() == [7] and nodes.z.tolist() == [14.0]
+    assert nodes.myelin_before[0] == pytest.approx(2 * 3 * 0.999, rel=0.01)
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+def test_bad_input():
+    volume, _ = nerve_phantom((3, 64, 64))
+    with pytest.raises(ValueError, match="volume"):
+        track_nerves(volume[0])
+    with pytest.raises(ValueError, match="seeds"):
+        track_nerves(volume, [[70.0, 10.0]])
+    with pytest.raises(ValueError, match="seeds"):
+        track_nerves(volume, [[-1.0, 10.0]])
+    with pytest.raises(ValueError, match="seeds"):
+        track_nerves(volume, [10.0, 10.0, 3.0])
+    with pytest.raises(ValueError, match="probabilities"):
+        track_nerves(volume, probabilities=np.zeros((3, 3, 64, 63), np.float32))
+    with pytest.raises(ValueError, match="probabilities"):
+        track_nerves(volume, probabilities=np.zeros((1, 3, 64, 64), np.float32))
+    with pytest.raises(ValueError, match="start_slice"):
+        track_nerves(volume, start_slice=3)
+    with pytest.raises(ValueError, match="max_thickness"):
+        track_nerves(volume, min_thickness=5, max_thickness=3)
+    with pytest.raises(TypeError, match="tracks"):
+        nerve_table([np.zeros((3, 3))])
+    with pytest.raises(ValueError, match="voxel_size"):
+        nerve_slices([], voxel_size=-1)
