@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from qimcore.data.synthetic import concentric_layers, trabecular_lattice
-from qimcore.layers import bone_table, layer_table, layer_thickness, local_thickness
+from qimcore.layers import bone_table, layer_table, layer_thickness, local_thickness, shell_layers
 
 LAYER_COLUMNS = ["layer", "thickness_mean", "thickness_std", "porosity"]
 BONE_COLUMNS = ["bv_tv", "tb_th", "tb_sp"]
@@ -126,6 +126,71 @@ def test_layer_table_rejects_bad_input():
         layer_table(np.ones(10), heights)
     with pytest.raises(ValueError, match="volume_or_mask"):
         layer_table(np.full((10, 6, 5), np.nan), heights)
+
+
+# ----------------------------------------------------------------------------- shell layers
+def _tube(n_slices=16):
+    """Two rolled layers: a dense ring 9 <= r < 15 and a ring 15 <= r < 21 of grey 0.5 holding
+    a buried pore band (16 <= r < 19) in every 4th slice, around (24, 24)."""
+    z, y, x = np.mgrid[:n_slices, :49, :49]
+    r = np.hypot(y - 24, x - 24)
+    vol = np.where((r > 8.5) & (r < 14.5), 1.0, 0.0)
+    pores = (r > 15.5) & (r < 18.5) & (z % 4 == 0)
+    vol = np.where((r > 14.5) & (r < 20.5) & ~pores, 0.5, vol)
+    return vol.astype(np.float32)
+
+
+def test_shell_layers_exact_on_axis_rays():
+    # 4 axis-aligned rays sample voxel centres exactly: heights, thickness, porosity, volume
+    res = shell_layers(_tube(), ["rising", "falling", "falling"], center=(24, 24),
+                       radii=np.arange(24.0), n_angles=4, regions=("void", None, None, "void"),
+                       voxel_size=(2.0, 0.5, 0.5), threshold=0.25)
+    assert res.heights.shape == (3, 16, 4) and res.thickness.shape == (2, 16, 4)
+    assert [np.unique(h).tolist() for h in res.heights] == [[9], [15], [21]]
+    table = res.table
+    assert list(table.columns[:4]) == LAYER_COLUMNS
+    np.testing.assert_allclose(table["thickness_mean"], [3.0, 3.0])          # 6 samples of 0.5 µm
+    np.testing.assert_allclose(table["porosity"], [0.0, 3 / 6 / 4])
+    ring = np.pi * (np.array([14.5, 20.5]) ** 2 - np.array([8.5, 14.5]) ** 2) * 0.25 * 2.0 * 16
+    np.testing.assert_allclose(table["volume"], ring)
+    np.testing.assert_allclose(res.points[0, 0], [[24, 33], [33, 24], [24, 15], [15, 24]],
+                               atol=1e-9)
+
+
+def test_shell_layers_smooth_across_slices_with_moving_centre():
+    vol = _tube(12)
+    shifted = np.stack([np.roll(s, k // 3, axis=1) for k, s in enumerate(vol)])  # tilted axis
+    centres = np.stack([np.full(12, 24.0), 24.0 + np.arange(12) // 3], axis=1)
+    res = shell_layers(shifted, ["rising", "falling", "falling"], center=centres,
+                       radii=np.arange(24.0), n_angles=48, delta=(1, 2), voxel_size=0.5,
+                       regions=("void", None, None, "void"), threshold=0.25)
+    assert np.abs(np.diff(res.heights, axis=1)).max() <= 1                 # along z: delta 1
+    assert (res.heights[0] == 9).all() and (res.heights[2] == 21).all()
+    np.testing.assert_allclose(res.table["thickness_mean"], [3.0, 3.0], atol=0.1)
+    np.testing.assert_allclose(res.table["porosity"], [0.0, 0.125], atol=0.005)
+    ring = np.pi * np.array([14.5 ** 2 - 8.5 ** 2, 20.5 ** 2 - 14.5 ** 2]) * 0.5 ** 3 * 12
+    np.testing.assert_allclose(res.table["volume"], ring, rtol=0.03)
+    default = shell_layers(shifted, ["rising", "falling", "falling"], radii=np.arange(24.0),
+                           n_angles=48, delta=(1, 2), regions=("void", None, None, "void"))
+    np.testing.assert_allclose(default.centres, centres, atol=0.5)         # centre of mass
+
+
+def test_shell_layers_bad_input():
+    vol = _tube(4)
+    with pytest.raises(ValueError, match="edges"):
+        shell_layers(vol, ["rising", "up"])
+    with pytest.raises(ValueError, match="edges"):
+        shell_layers(vol, ["rising"])
+    with pytest.raises(ValueError, match="regions"):
+        shell_layers(vol, ["rising", "falling"], regions=("void", None))
+    with pytest.raises(ValueError, match="voxel_size"):
+        shell_layers(vol, ["rising", "falling"], voxel_size=(1.0, 1.0, 2.0))
+    with pytest.raises(ValueError, match="slices"):
+        shell_layers(vol, ["rising", "falling"], slices=[0, 9])
+    with pytest.raises(ValueError, match="material"):
+        shell_layers(vol, ["rising", "falling"], material=np.ones((4, 49, 48)))
+    with pytest.raises(ValueError, match="volume"):
+        shell_layers(vol[0], ["rising", "falling"])
 
 
 # ----------------------------------------------------------------------------- local thickness

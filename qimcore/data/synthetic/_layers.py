@@ -97,8 +97,11 @@ def trabecular_lattice(shape: tuple[int, int, int] = (48, 48, 48), kind: str = "
 
     Plates are perpendicular to x, ``thickness`` voxels thick, every ``spacing`` voxels; rods
     run along z with diameter ``thickness`` on a ``spacing`` grid in (y, x). The grid's phase
-    is random. Use an odd ``thickness``: a plate of odd thickness ``n`` has local thickness
-    exactly ``n`` voxels.
+    is random. ``truth["thickness"]`` is the geometric thickness ``n``. Voxel-centred spheres
+    measure a plate as ``n + 1`` voxels (odd ``n``) or ``n`` (even ``n``);
+    :func:`qimcore.layers.local_thickness` reports ``2 * EDT - 1/2`` voxels, so plates read
+    ``n + 0.5`` (odd) or ``n - 0.5`` (even): a 5-voxel plate gives Tb.Th 5.5 voxels, slightly
+    less where it meets the volume's faces (outside counts as background).
 
     Parameters
     ----------
