@@ -174,16 +174,57 @@ def test_track_stops_where_the_nerve_leaves_the_volume():
     assert (tracks[0].outer >= -0.5).all()
 
 
+@pytest.mark.parametrize("case", ["appears", "border"])
+def test_nerve_missing_from_the_start_slice_is_seeded_later(case):
+    volume, truth = nerve_phantom((16, 64, 64), random_state=2)
+    if case == "appears":                       # nerve 2 (rows ~36..60) only from slice 6 on
+        volume = volume.copy()
+        volume[:6, 34:] = 0.8
+        offsets = np.zeros(16, int)
+    else:                                       # a 56-row window sliding down: nerve 2 starts
+        offsets = np.minimum(np.arange(16), 8)  # cut by the bottom border, then enters
+        volume = np.stack([volume[k, o:o + 56] for k, o in enumerate(offsets)])
+    assert len(track_nerves(volume, n_points=32, seed_slices=[])) == 2   # start slice only
+    tracks = track_nerves(volume, n_points=32, seed_every=8)
+    assert [t.z.tolist() for t in tracks[:2]] == [list(range(16))] * 2
+    assert len(tracks) == 3
+    late = tracks[2]
+    first = 6 if case == "appears" else late.z[0]
+    assert late.z.tolist() == list(range(first, 16)) and 1 <= first <= 6
+    assert _inner_inside_outer(late)
+    assert (late.outer <= np.array(volume.shape[1:]) - 0.5).all()
+    d = nerve_slices([late]).axon_diameter.to_numpy()
+    assert np.abs(d - truth["axon_diameter"][2, late.z]).max() < 0.5
+    centre = truth["centre"][2, late.z] - np.stack([offsets[late.z], 0 * late.z], -1)
+    assert np.abs(late.inner.mean(1) - centre).max() < 1.0
+
+
+def test_seed_slices_and_no_rescan_with_user_seeds():
+    volume, truth = nerve_phantom((16, 64, 64), random_state=2)
+    volume[:6, 34:] = 0.8
+    assert len(track_nerves(volume, n_points=32, seed_slices=[0])) == 2
+    assert len(track_nerves(volume, n_points=32, seed_slices=[10])) == 3
+    assert len(track_nerves(volume, truth["seeds"][:2], n_points=32)) == 2
+    assert len(track_nerves(volume, truth["seeds"][:2], n_points=32, seed_slices=[8])) == 3
+
+
 # -- the real sample --------------------------------------------------------------------------
 
 def test_real_sample_inner_inside_outer():
     volume = sample("nerves")
     tracks = track_nerves(volume, max_radius=40, start_slice=64)
-    assert len(tracks) == 2
-    assert [len(t) for t in tracks] == [128, 128]
+    # the two nerves complete in every slice, then (seeded every 16 slices) the one entering
+    # through the right border at z = 53 and two that are complete only near z = 16 and 50
+    assert [(t.z[0], t.z[-1]) for t in tracks] == [(0, 127), (0, 127), (53, 127), (16, 16),
+                                                  (48, 52)]
+    assert sum(len(t) for t in tracks) == 337
     for t in tracks:
         assert _inner_inside_outer(t)
         assert (t.outer >= -0.5).all() and (t.outer <= 127.5).all()
+        assert (np.diff(t.z) == 1).all()
+    for z in range(128):                               # no voxel in two nerves
+        masks = [polygon2mask((128, 128), t.outer[z - t.z[0]]) for t in tracks if z in t.z]
+        assert (np.sum(masks, axis=0) <= 1).all()
 
 
 # -- seeds, geometry, tables ------------------------------------------------------------------
@@ -254,6 +295,10 @@ def test_bad_input():
         track_nerves(volume, probabilities=np.zeros((1, 3, 64, 64), np.float32))
     with pytest.raises(ValueError, match="start_slice"):
         track_nerves(volume, start_slice=3)
+    with pytest.raises(ValueError, match="seed_slices"):
+        track_nerves(volume, seed_slices=[3])
+    with pytest.raises(ValueError, match="seed_every"):
+        track_nerves(volume, seed_every=0)
     with pytest.raises(ValueError, match="max_thickness"):
         track_nerves(volume, min_thickness=5, max_thickness=3)
     with pytest.raises(TypeError, match="tracks"):

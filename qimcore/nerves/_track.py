@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from matplotlib.path import Path
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.filters import threshold_otsu
@@ -19,12 +20,14 @@ from ..surfaces import (
     polar_to_points,
     unfold_polar,
 )
+from ._obstacles import _blocked, _join, _Taken
 
 __all__ = ["NerveTrack", "find_seeds", "myelin_map", "track_nerves"]
 
 _EXCLUDE = 4.0   # region cost per sample for claiming a pixel owned by another nerve
 _FAR = 1e3       # claim of a point far from every other nerve (thickness units)
 _GAP = 0.25      # smallest myelin thickness (pixels) after sub-pixel refinement
+_CUT = 0.25      # largest fraction of an outer curve on the image edge (else border-cut)
 
 
 @dataclass
@@ -375,6 +378,7 @@ def _claimed(points: np.ndarray, k: int, claims: dict[int, _Claim], margin: floa
     flat = points.reshape(-1, 2)
     wanted = np.ones(len(flat), bool) if where is None else where.ravel()
     out = np.full(len(flat), -_FAR)
+    other = np.full(len(flat), np.inf)   # thickness-scaled distance to the nearest other
     own = claims[k]
     for j, c in claims.items():
         if j == k or not own.near(c, margin):
@@ -382,7 +386,10 @@ def _claimed(points: np.ndarray, k: int, claims: dict[int, _Claim], margin: floa
         lo, hi = c.box(margin)
         sel = np.flatnonzero(wanted & ((flat >= lo) & (flat <= hi)).all(axis=1))
         if sel.size:
-            out[sel] = np.maximum(out[sel], own.distance(flat[sel]) - c.distance(flat[sel]))
+            other[sel] = np.minimum(other[sel], c.distance(flat[sel]))
+    hit = np.flatnonzero(np.isfinite(other))
+    if hit.size:
+        out[hit] = own.distance(flat[hit]) - other[hit]
     return out.reshape(points.shape[:-1])
 
 
@@ -396,9 +403,10 @@ def _polar_radii(curve: np.ndarray, centre: np.ndarray, n: int) -> np.ndarray:
 
 
 def _step(myelin: np.ndarray, predicted: _State, thickness: float, k: int,
-          claims: dict[int, _Claim], p: _Params) -> _State:
+          claims: dict[int, _Claim], p: _Params, taken: np.ndarray | None = None) -> _State:
     """Both boundaries of nerve ``k`` on rays from the centre of the ``predicted`` curves,
-    near their mid-myelin curve, avoiding the pixels the other ``claims`` own."""
+    near their mid-myelin curve, avoiding the pixels the other ``claims`` own, the finished
+    nerves' pixels (``taken``, see `_blocked`) and the outside of the image."""
     centre = _centroid(predicted.inner)
     mid = _polar_radii(predicted.mid, centre, p.n_points)
     reach = thickness / 2 + p.search
@@ -409,10 +417,17 @@ def _step(myelin: np.ndarray, predicted: _State, thickness: float, k: int,
     offset = np.abs(radii[:, None] - mid[None])
     prior = p.shape_prior * np.maximum(offset - thickness / 2, 0)
     window = _EXCLUDE * (offset > reach)
-    claim = _claimed(pts, k, claims, p.search, where=offset <= reach + 1)
+    claim = np.maximum(_claimed(pts, k, claims, p.search, where=offset <= reach + 1),
+                       _blocked(pts, myelin.shape[1:], taken))
     h_in, h_out, contrast = _cut(profile, raw, claim, p, prior, window)
-    return _State(polar_to_points(h_in, centre, radii, p.n_points),
-                  polar_to_points(h_out, centre, radii, p.n_points), contrast)
+    return _State(_points(h_in, centre, radii, p.n_points, myelin.shape[1:]),
+                  _points(h_out, centre, radii, p.n_points, myelin.shape[1:]), contrast)
+
+
+def _points(h: np.ndarray, centre: np.ndarray, radii: np.ndarray, n: int,
+            shape: tuple[int, int]) -> np.ndarray:
+    """Curve of fractional ray heights ``h``, kept within the image's outer voxel edges."""
+    return np.clip(polar_to_points(h, centre, radii, n), -0.5, np.array(shape) - 0.5)
 
 
 def _rays(n: int) -> np.ndarray:
@@ -420,19 +435,31 @@ def _rays(n: int) -> np.ndarray:
     return np.stack([np.sin(theta), np.cos(theta)], -1)
 
 
-def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params) -> _State:
+def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
+          taken: np.ndarray | None = None) -> _State:
     """Boundaries around a seed from the polar unfolding (no previous curve yet); pixels
-    nearer to another seed are excluded."""
+    nearer to another seed, owned by a finished nerve or outside the image are excluded."""
     radii = np.arange(0, p.max_radius + 1, dtype=np.float64)
     profile, raw = np.moveaxis(unfold_polar(myelin, np.stack([seed, seed]), radii, p.n_points),
                                1, 0)
     pts = seed + radii[:, None, None] * _rays(p.n_points)[None]
     dist = np.linalg.norm(pts[..., None, :] - seeds, axis=-1)
-    claim = np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1)
+    claim = np.maximum(np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1),
+                       _blocked(pts, myelin.shape[1:], taken))
     h_in, h_out, contrast = _cut(profile, raw, claim, p)
-    inner = polar_to_points(h_in, seed, radii, p.n_points)
-    outer = polar_to_points(h_out, seed, radii, p.n_points)
+    inner = _points(h_in, seed, radii, p.n_points, myelin.shape[1:])
+    outer = _points(h_out, seed, radii, p.n_points, myelin.shape[1:])
     return _State(inner, outer, contrast)
+
+
+def _valid(state: _State, shape: tuple[int, int], margin: float) -> bool:
+    """The nerve is not cut by the border (its axon at least ``margin``, the smallest myelin
+    thickness, inside the pixel centres, its myelin at most touching the edge, `_inside`)
+    and its axon curve has not collapsed."""
+    step = np.linalg.norm(state.inner - np.roll(state.inner, -1, axis=0), axis=-1)
+    axon = ((state.inner >= margin).all()
+            and (state.inner <= np.array(shape) - 1 - margin).all())
+    return bool(axon and _inside(state.outer, shape) and step.min() > 1e-6)
 
 
 def _centroid(curve: np.ndarray) -> np.ndarray:
@@ -440,7 +467,10 @@ def _centroid(curve: np.ndarray) -> np.ndarray:
 
 
 def _inside(curve: np.ndarray, shape: tuple[int, int]) -> bool:
-    return bool((curve >= -0.5).all() and (curve <= np.array(shape) - 0.5).all())
+    """At most a fraction ``_CUT`` of the curve lies on the image's edge (beyond the pixel
+    centres, where `_blocked` pins a nerve cut by the border)."""
+    edge = ((curve < 0) | (curve > np.array(shape) - 1)).any(axis=-1)
+    return bool(edge.mean() <= _CUT)
 
 
 # -- the public tracker -----------------------------------------------------------------------
@@ -451,6 +481,7 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
                  max_thickness: int = 12, search: float = 4.0, max_radius: float = 30.0,
                  edge_weight: float = 1.0, shape_prior: float = 0.2, min_area: float = 20.0,
                  min_contrast: float = 0.4, max_change: float = 0.25, max_lost: int = 3,
+                 seed_every: int = 16, seed_slices: Any = None,
                  progress: bool = False) -> list[NerveTrack]:
     """Track myelinated nerves along ``z``: axon and myelin boundaries in every slice.
 
@@ -464,10 +495,14 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     myelin; pixels nearer (in units of myelin thickness) to another nerve's axon cost extra
     and bound the outer curve, so neighbours touch but do not overlap. Boundaries are refined
     to sub-pixel precision where the myelin map crosses half way between the adjacent
-    regions. Tracking runs from ``start_slice`` in both directions and stops when the outer
-    curve leaves the volume or a slice is lost (myelin contrast below ``min_contrast``, or a
+    regions. Tracking runs from ``start_slice`` in both directions and stops when the nerve
+    is cut by the border (its axon closer than ``min_thickness`` to the edge or more than a
+    quarter of its outer curve on the edge) or a slice is lost (myelin contrast below ``min_contrast``, or a
     jump of the fibre area by more than ``max_change``) more than ``max_lost`` times in a
-    row; shorter gaps, e.g. nodes of Ranvier, are bridged and flagged in ``lost``.
+    row; shorter gaps, e.g. nodes of Ranvier, are bridged and flagged in ``lost``. Then the
+    ``seed_slices`` are scanned for axons that no track covers yet (nerves cut by the border
+    or missing in the start slice); each is tracked both ways around the nerves already
+    tracked (it may not enter their outer curves) and joined to a track it continues.
 
     Parameters
     ----------
@@ -513,28 +548,39 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
         myelin thickness) before a slice counts as lost (a jump to a wrong boundary).
     max_lost : int, keyword-only
         Longest run of lost slices bridged before a track stops.
+    seed_every : int, keyword-only
+        Spacing of the default ``seed_slices`` (slices ``0, seed_every, 2 * seed_every, ...``).
+    seed_slices : sequence of int, keyword-only, optional
+        Slices scanned with :func:`find_seeds` for nerves not tracked yet, after
+        ``start_slice``; default: every ``seed_every``-th slice when ``seeds`` is None,
+        none when ``seeds`` are given (only those are tracked). ``[]`` scans none.
     progress : bool, keyword-only
         Show a progress bar over slices.
 
     Returns
     -------
     tracks : list of NerveTrack
-        One per kept seed, in seed order.
+        First the nerves of the start slice's seeds, in seed order, then the ones found in
+        the ``seed_slices``, in scanning order. Every nerve is tracked over consecutive
+        slices; no two tracks share a nerve in a slice.
 
     Raises
     ------
     ValueError
         If ``volume`` is not 3D, ``seeds`` is not ``(k, 2)`` or lies outside the slice,
         ``probabilities`` does not have shape ``(C,) + volume.shape`` with
-        ``C >= myelin_label``, or ``start_slice`` is outside the volume.
+        ``C >= myelin_label``, or ``start_slice`` or a ``seed_slices`` entry is outside the
+        volume, or ``seed_every < 1``.
 
     Notes
     -----
     Rays from the centre are used rather than the normals of the previous curve: normals of
     a curve with a kink cross each other and let the curve fold over, while a polar curve is
     star-shaped and keeps the inner curve inside the outer one. Nerve cross-sections are
-    star-shaped around their centre. A start slice where many nerves lie fully inside the
-    image (e.g. the middle slice) gives the most tracks: seeds cut by the border are dropped.
+    star-shaped around their centre. Samples outside the image count as not myelin, so the
+    outer curve of a nerve touching the border follows the image's edge. A seed whose axon
+    curve comes within ``min_thickness`` of an already tracked nerve is a gap between
+    nerves, not an axon enclosed by its own myelin, and is dropped.
 
     See Also
     --------
@@ -579,32 +625,66 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     if max_thickness < min_thickness:
         raise ValueError(f"max_thickness must be >= min_thickness={min_thickness}; "
                          f"got {max_thickness}")
+    nz = vol.shape[0]
+    if seed_slices is None:
+        every = _validate.positive(seed_every, "seed_every", integer=True)
+        seed_slices = range(0, nz, every) if seeds is None else ()
+    extra = [int(z) for z in np.atleast_1d(np.asarray(seed_slices, np.int64))]
+    if any(not 0 <= z < nz for z in extra):
+        raise ValueError(f"seed_slices must lie in [0, {nz - 1}]; got {extra}")
     myelin = _Myelin(vol, probabilities, myelin_label, sigma, start)
     if seeds is None:
         seeds = find_seeds(myelin(start)[0], min_area=min_area)
     seeds = _check_seeds(seeds, shape)
 
-    states = _start(myelin(start), seeds, p)
-    keep = [k for k, s in states.items() if s is not None]
-    records = {k: {start: (states[k], False)} for k in keep}
-    steps = [(range(start + 1, vol.shape[0]), 1), (range(start - 1, -1, -1), -1)]
-    bar = tqdm(total=vol.shape[0] - 1, disable=not progress, desc="track_nerves")
-    for zs, direction in steps:
-        active = {k: states[k] for k in keep}
+    done: list[dict[int, tuple[_State, bool]]] = []
+    order = [start] + [z for z in dict.fromkeys(extra) if z != start]
+    bar = tqdm(total=len(order) * nz, disable=not progress, desc="track_nerves")
+    for z0 in order:
+        if z0 != start:
+            seeds = find_seeds(myelin(z0)[0], min_area=min_area)
+            covered = [r[z0][0].outer for r in done if z0 in r]
+            seeds = np.array([q for q in seeds
+                              if not any(Path(c).contains_point(q) for c in covered)]
+                             ).reshape(-1, 2)
+        taken = _Taken(done, shape)
+        states = _start(myelin(z0), seeds, p, taken(z0))
+        fresh = [s for s in states.values() if s is not None]
+        for record in _propagate(myelin, z0, fresh, taken, p, max_change, max_lost, bar):
+            _join(record, done)
+    bar.close()
+    return [_assemble(record) for record in done]
+
+
+def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken, p: _Params,
+               max_change: float, max_lost: int, bar: Any) -> list[dict[int, tuple[_State, bool]]]:
+    """Track the nerves found in slice ``start`` in both directions (see `track_nerves`),
+    around the finished nerves in ``taken``; one ``{z: (state, lost)}`` record per nerve."""
+    nz = myelin.volume.shape[0]
+    shape = myelin.volume.shape[1:]
+    keep = range(len(states))
+    records = [{start: (s, False)} for s in states]
+    for zs, direction in [(range(start + 1, nz), 1), (range(start - 1, -1, -1), -1)]:
+        active = dict(enumerate(states))
         lost_run = dict.fromkeys(keep, 0)
         for z in zs:
             bar.update()
-            m = myelin(z) if active else None
+            if not active:
+                continue
+            m = myelin(z)
             claims = {k: _Claim(s.inner + s.velocity, s.reference) for k, s in active.items()}
             for k in list(active):
                 prev = active[k]
                 predicted = _State(prev.inner + prev.velocity, prev.outer + prev.velocity, 0.0)
-                new = _step(m, predicted, prev.reference, k, claims, p)
+                if taken.covers(z, _centroid(predicted.inner)):   # met a finished nerve
+                    del active[k]
+                    continue
+                new = _step(m, predicted, prev.reference, k, claims, p, taken(z))
                 jump = (abs(new.area / prev.area - 1) > max_change
                         or abs(new.thickness / prev.reference - 1) > 2 * max_change)
                 lost = new.contrast < p.min_contrast or jump
                 lost_run[k] = lost_run[k] + 1 if lost else 0
-                if not _inside(new.outer, shape) or lost_run[k] > max_lost:
+                if not _valid(new, shape, p.min_thickness) or lost_run[k] > max_lost:
                     del active[k]
                     continue
                 if lost:
@@ -615,13 +695,13 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
                     new.expected = 0.7 * prev.reference + 0.3 * new.thickness
                 records[k][z] = (new, lost)
                 active[k] = new
-        for k in keep:   # drop trailing lost slices at this end
-            for z in sorted(records[k], reverse=direction > 0):
-                if not records[k][z][1] or z == start:
+        for record in records:   # drop trailing lost slices at this end
+            for z in sorted(record, reverse=direction > 0):
+                if not record[z][1] or z == start:
                     break
-                del records[k][z]
-    bar.close()
-    return [_assemble(records[k]) for k in keep]
+                del record[z]
+    bar.update()
+    return records
 
 
 def _check_seeds(seeds: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -636,22 +716,27 @@ def _check_seeds(seeds: Any, shape: tuple[int, int]) -> np.ndarray:
     return s
 
 
-def _start(m: np.ndarray, seeds: np.ndarray, p: _Params) -> dict[int, _State | None]:
+def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
+           taken: np.ndarray | None = None) -> dict[int, _State | None]:
     """Boundaries in the start slice: polar init around the seeds, then two sweeps around
-    the curves' centres with the pixels claimed by other nerves excluded."""
+    the curves' centres with the pixels claimed by other nerves excluded (None where a seed
+    has too little myelin contrast or is cut by the border)."""
     shape = m.shape[1:]
     states: dict[int, _State | None] = {}
     for k, seed in enumerate(seeds):
-        s = _init(m, seed, seeds, p)
-        ok = s.contrast >= p.min_contrast and _inside(s.outer, shape)
+        s = _init(m, seed, seeds, p, taken)
+        ok = s.contrast >= p.min_contrast and _valid(s, shape, p.min_thickness)
         states[k] = s if ok else None
+        if taken is not None and s is not None and _blocked(s.inner, shape, taken).max() \
+                > -p.min_thickness:
+            states[k] = None   # not enclosed by its own myelin: a gap between nerves
     for _ in range(2):
         claims = {k: _Claim(s.inner, s.thickness) for k, s in states.items() if s is not None}
         for k, s in states.items():
             if s is None:
                 continue
-            new = _step(m, s, s.thickness, k, claims, p)
-            if new.contrast >= p.min_contrast and _inside(new.outer, shape):
+            new = _step(m, s, s.thickness, k, claims, p, taken)
+            if new.contrast >= p.min_contrast and _valid(new, shape, p.min_thickness):
                 states[k] = new
     return states
 
