@@ -6,8 +6,12 @@
   ``fit_segmenter`` (``multiscale_basic_features`` + sklearn RandomForest): accuracy and time.
 - ``VersusSkimage3D``: a 128³ texture volume labelled on 2 slices: scribble-to-result time
   (fit + propagate; and the interactive update alone) versus skimage, and accuracy.
-- ``Nerves``: the real 128³ nerves sample with ``data_samples/nerves_scribbles.npz``.
-- ``Zarr512``: ``predict_proba`` of a 512³ zarr volume chunked with dask; peak memory.
+- ``Interactive``: one ``propagate`` (the update after each stroke) on 1024² (M=9, K=1000) and on
+  the 128³ nerves volume for M = 5, 7, 9 (T2 costs ``N · M^d · C`` gathers).
+- ``Nerves``: the real 128³ nerves sample with ``data_samples/nerves_scribbles.npz``: time, the
+  fraction of predicted axon components enclosed by myelin, and the class fractions.
+- ``Zarr256``: ``predict_proba`` of a 256³ zarr volume chunked with dask (128³ chunks); peak
+  memory. (``size = 512`` gives the 512³ case of the issue; too slow for a 2-core CI runner.)
 """
 
 from __future__ import annotations
@@ -70,6 +74,55 @@ class Image1024:
         return float((self.labels > 0).mean())
 
 
+class Interactive:
+    repeat = 3
+    unit = "CPU seconds"
+
+    def setup(self):
+        from qimcore.data import sample
+
+        image, truth = texture_phantom((1024, 1024), 3, random_state=1)
+        self.labels = sparse_labels(truth, 0.005, random_state=2)
+        self.seg = DictionarySegmenter(9, 1000, method="kmtree").fit(image)
+        volume = sample("nerves")
+        self.scribbles = load_scribbles(ROOT / "data_samples" / "nerves_scribbles.npz")
+        self.seg3d = {m: DictionarySegmenter(m, 200, method="kmtree", branching=6).fit(volume)
+                      for m in (5, 7, 9)}
+        self.seg.propagate(self.labels)  # numba kernels compiled (or loaded from the cache)
+
+    def time_propagate_1024_m9(self):
+        self.seg.propagate(self.labels)
+
+    def time_propagate_nerves_m5(self):
+        self.seg3d[5].propagate(self.scribbles)
+
+    def time_propagate_nerves_m7(self):
+        self.seg3d[7].propagate(self.scribbles)
+
+    def time_propagate_nerves_m9(self):
+        self.seg3d[9].propagate(self.scribbles)
+
+    # CPU seconds of one propagate (all threads): robust to other jobs on a shared machine;
+    # divided by the number of cores it is the wall time on an idle machine
+    def track_cpu_propagate_1024_m9(self):
+        return _cpu_seconds(self.seg.propagate, self.labels)
+
+    def track_cpu_propagate_nerves_m5(self):
+        return _cpu_seconds(self.seg3d[5].propagate, self.scribbles)
+
+    def track_cpu_propagate_nerves_m9(self):
+        return _cpu_seconds(self.seg3d[9].propagate, self.scribbles)
+
+
+def _cpu_seconds(func, *args, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        func(*args)
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
 class VersusSkimage2D:
     repeat = 1
     unit = "fraction of pixels correct"
@@ -129,30 +182,46 @@ class VersusSkimage3D:
 
 class Nerves:
     repeat = 1
-    unit = "fraction of axon area (2D components) with a >= 50 % myelin ring"
+    unit = "fraction (enclosed: axon components with a >= 50 % myelin ring; class: of voxels)"
 
     def setup(self):
         from qimcore.data import sample
 
         self.volume = sample("nerves")
         self.labels = load_scribbles(ROOT / "data_samples" / "nerves_scribbles.npz")
-        self.params = NERVE_PARAMS
+        self.seg = DictionarySegmenter(**NERVE_PARAMS).fit(self.volume)
+        self.seg.propagate(self.labels)
+        self.pred = self.seg.predict()
 
     def time_fit_propagate(self):
-        DictionarySegmenter(**self.params).fit(self.volume).propagate(self.labels)
+        DictionarySegmenter(**NERVE_PARAMS).fit(self.volume).propagate(self.labels)
 
-    def track_enclosed_axons(self):
-        seg = DictionarySegmenter(**self.params).fit(self.volume)
-        seg.propagate(self.labels)
-        return enclosed_fraction(seg.predict())
+    def time_propagate(self):
+        self.seg.propagate(self.labels)
+
+    def track_enclosed_axon_area(self):
+        return enclosed_fraction(self.pred, 30, by_area=True)
+
+    def track_enclosed_axon_components(self):
+        return enclosed_fraction(self.pred[::8], 60)
+
+    def track_class_axon(self):
+        return float((self.pred == 1).mean())
+
+    def track_class_myelin(self):
+        return float((self.pred == 2).mean())
+
+    def track_class_background(self):
+        return float((self.pred == 3).mean())
 
 
 NERVE_PARAMS = {"patch_size": 5, "n_words": 100, "features": "gaussian", "sigmas": (1, 2, 4, 8),
-                "smooth": 1.5}
+                "smooth": 1.5, "steps": 2}
 
 
-def enclosed_fraction(pred: np.ndarray, min_area: int = 30) -> float:
-    """Area fraction of 2D axon components (class 1) whose 2-pixel outer ring is >= 50 % myelin."""
+def enclosed_fraction(pred: np.ndarray, min_area: int = 30, by_area: bool = False) -> float:
+    """Fraction of the 2D axon components (class 1, >= ``min_area`` pixels) of every slice whose
+    2-pixel outer ring is >= 50 % myelin (class 2); weighted by area when ``by_area``."""
     from scipy import ndimage as ndi
 
     total = enclosed = 0
@@ -164,14 +233,16 @@ def enclosed_fraction(pred: np.ndarray, min_area: int = 30) -> float:
             if area < min_area:
                 continue
             ring = ndi.binary_dilation(comp, iterations=2) & ~comp
-            total += area
-            enclosed += area * ((plane[ring] == 2).mean() >= 0.5)
+            weight = area if by_area else 1
+            total += weight
+            enclosed += weight * ((plane[ring] == 2).mean() >= 0.5)
     return enclosed / max(total, 1)
 
 
-class Zarr512:
+class Zarr256:
     repeat = 1
     timeout = 3600
+    size = 256
 
     def setup(self):
         self.tmp = tempfile.mkdtemp()
@@ -181,13 +252,14 @@ class Zarr512:
         self.seg = DictionarySegmenter(5, 200, method="kmtree", branching=6, n_basis=2).fit(tile)
         self.seg.propagate(labels)
         self.path = str(Path(self.tmp) / "volume.zarr")
-        big = da.tile(da.from_array(tile, chunks=64), (8, 8, 8)).rechunk(128)
+        reps = (self.size // 64,) * 3
+        big = da.tile(da.from_array(tile, chunks=64), reps).rechunk(128)
         big.to_zarr(self.path, overwrite=True)
 
     def _run(self):
         volume = da.from_zarr(self.path)
         prob = self.seg.predict_proba(volume)
-        # reduce on the fly: never hold the (3, 512, 512, 512) result
+        # reduce on the fly: never hold the (3, size, size, size) result
         return float(prob[0].mean().compute(scheduler="threads", num_workers=2))
 
     def time_predict_proba(self):

@@ -3,17 +3,20 @@
 Every pixel (voxel) gets the *word* of the ``M×M`` (``M×M×M``) patch centred on it; a word is a
 cluster of similar patches. User labels are collected per (word, offset within the patch) and spread
 back to every pixel covered by a patch with that word: ``P = T2 · T1 · L`` (Dahl et al., 2020).
-The biadjacency matrix ``B`` of size ``N × (M^d K)`` is never built: ``T1`` is a bincount over the
-labelled pixels and ``T2`` a gather per offset from a ``(K, C)`` table.
+The biadjacency matrix ``B`` of size ``N × (M^d K)`` is never built: ``T1`` sums the labelled
+pixels per (offset, word) and ``T2`` gathers per pixel and offset from an ``(O, C, K)`` table;
+both are numba kernels.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import dask.array as da
 import numpy as np
+from numba import njit, prange
 from scipy import ndimage as ndi
 from tqdm.auto import tqdm
 
@@ -22,6 +25,10 @@ from . import _chunk, _validate
 __all__ = ["DictionarySegmenter", "segment", "load_scribbles", "save_scribbles"]
 
 _SLAB = 1 << 21  # pixels per slab of features (bounded memory)
+_BLOCK = 1 << 22  # entries of a (rows x words) distance block in the nearest-word search
+# numba's fallback "workqueue" threading layer aborts when two Python threads (e.g. dask
+# workers) launch parallel kernels at once: kernel launches are serialised by this lock.
+_KERNEL_LOCK = threading.Lock()
 
 
 # ----------------------------------------------------------------------------- features
@@ -71,6 +78,22 @@ def _kmeans(samples: np.ndarray, k: int, random_state: Any):
                   random_state=random_state).fit(samples)
 
 
+def _nearest(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Index of the nearest row of ``centers`` ``(k, dim)`` for each row of ``x`` ``(n, dim)``.
+
+    ``||x - c||² = ||x||² - 2 x·c + ||c||²``: one float32 matrix product per block of rows.
+    """
+    sq = (centers * centers).sum(-1)
+    out = np.empty(len(x), np.int64)
+    step = max(1, _BLOCK // len(centers))
+    for a in range(0, len(x), step):
+        d = x[a:a + step] @ centers.T
+        d *= -2
+        d += sq
+        out[a:a + step] = np.argmin(d, axis=1)
+    return out
+
+
 def _tree_descend(x: np.ndarray, centers: np.ndarray, node: np.ndarray) -> np.ndarray:
     """Index of the nearest child (among ``centers[node]``) of each row of ``x``.
 
@@ -79,10 +102,9 @@ def _tree_descend(x: np.ndarray, centers: np.ndarray, node: np.ndarray) -> np.nd
     out = np.empty(len(x), np.int64)
     order = np.argsort(node, kind="stable")
     bounds = np.searchsorted(node[order], np.arange(len(centers) + 1))
-    sq = (centers * centers).sum(-1)
     for g in np.flatnonzero(np.diff(bounds)):
         rows = order[bounds[g]:bounds[g + 1]]
-        out[rows] = np.argmin(sq[g] - 2 * (x[rows] @ centers[g].T), axis=1)
+        out[rows] = _nearest(x[rows], centers[g])
     return out
 
 
@@ -120,9 +142,9 @@ def _kmtree(samples: np.ndarray, branching: int, n_layers: int, random_state: An
 
 def _assign(feats: np.ndarray, model: dict) -> np.ndarray:
     """Word of each row of ``feats`` ``(n, dim)``: nearest centre, or greedy descent of the tree."""
-    if model["method"] == "kmeans":
-        return model["km"].predict(feats).astype(np.int32)
     feats = np.ascontiguousarray(feats, dtype=np.float32)
+    if model["method"] == "kmeans":
+        return _nearest(feats, model["centers"]).astype(np.int32)
     node = np.zeros(len(feats), np.int64)
     for centers in model["tree"]:
         node = node * centers.shape[1] + _tree_descend(feats, centers, node)
@@ -136,8 +158,9 @@ def _offsets(size: int, ndim: int) -> np.ndarray:
     return np.stack([g.ravel() for g in grids], axis=1)
 
 
-def _pad_words(words: np.ndarray, r: int) -> np.ndarray:
-    return np.pad(words.astype(np.int32), r, mode="constant", constant_values=-1)
+def _pad_words(words: np.ndarray, r: int, n_words: int) -> np.ndarray:
+    """Word map padded by ``r`` with the padding word ``n_words`` (zero in every table)."""
+    return np.pad(words.astype(np.int32), r, mode="constant", constant_values=n_words)
 
 
 def _offset_flat(offsets: np.ndarray, padded_shape: tuple[int, ...]) -> np.ndarray:
@@ -146,7 +169,7 @@ def _offset_flat(offsets: np.ndarray, padded_shape: tuple[int, ...]) -> np.ndarr
 
 
 def _word_counts(words: np.ndarray, size: int, n_words: int) -> np.ndarray:
-    """``count[k, o]`` = number of pixels ``i`` with word ``k`` and ``i + o`` inside the image.
+    """``count[o, k]`` = number of pixels ``i`` with word ``k`` and ``i + o`` inside the image.
 
     Pixels are grouped by their distance to the edges per axis (``size`` states per axis); the
     valid offsets of a state are an interval, so the count is one bincount plus one small
@@ -168,26 +191,85 @@ def _word_counts(words: np.ndarray, size: int, n_words: int) -> np.ndarray:
     counts = hist.astype(np.float64)
     for axis in range(nd):
         counts = np.moveaxis(np.tensordot(counts, valid, axes=([axis + 1], [0])), -1, axis + 1)
-    return counts.reshape(n_words, -1)
+    return np.ascontiguousarray(counts.reshape(n_words, -1).T)
 
 
-def _collect(padded: np.ndarray, flat: np.ndarray, weights: np.ndarray, offsets_flat: np.ndarray,
-             n_words: int) -> np.ndarray:
-    """T1 numerator: ``mass[k, o, c]`` = sum of ``weights[:, c]`` of pixels ``j`` whose ``j - o``
-    has word ``k``. ``flat`` are the labelled pixels' indices in the padded word map."""
-    n_classes = weights.shape[1]
-    mass = np.zeros((n_words, len(offsets_flat), n_classes), np.float64)
-    pw = padded.ravel()
-    for o, off in enumerate(offsets_flat):
-        w = pw[flat - off]
-        ok = w >= 0
-        for c in range(n_classes):
-            mass[:, o, c] = np.bincount(w[ok], weights=weights[ok, c], minlength=n_words)
+@njit(parallel=True, cache=True)
+def _collect_kernel(padded: np.ndarray, flat: np.ndarray, weights: np.ndarray,
+                    offsets_flat: np.ndarray, n_words: int) -> np.ndarray:  # pragma: no cover
+    """T1 numerator ``mass[o, k, c]``: sum of ``weights[i, c]`` over the labelled pixels ``j =
+    flat[i]`` (indices in the flat padded word map) whose ``j - o`` has word ``k``.
+
+    Padding has word ``n_words`` (collected in an extra row, dropped by the caller). One
+    thread per offset: each writes its own ``mass[o]``, so there are no races.
+    """
+    n_off, n_classes = offsets_flat.shape[0], weights.shape[1]
+    mass = np.zeros((n_off, n_words + 1, n_classes), np.float64)
+    for o in prange(n_off):
+        off = offsets_flat[o]
+        for i in range(flat.shape[0]):
+            w = padded[flat[i] - off]
+            for c in range(n_classes):
+                mass[o, w, c] += weights[i, c]
     return mass
 
 
+@njit(parallel=True, cache=True)
+def _spread_kernel(padded: np.ndarray, shape: np.ndarray, strides: np.ndarray,
+                   offsets_flat: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """T2 and normalisation: ``P[c, j] ∝ sum_o table[o, word[j - o], c]`` over the pixels ``j`` of
+    the image of ``shape`` ``(Z, Y, X)`` (``Z = 1`` in 2D) inside the flat padded word map with
+    ``strides`` ``(sz, sy)`` and pixel ``(0, 0, 0)`` at ``strides[2]``. ``table`` is
+    ``(O, C, K + 1)`` with a zero entry ``K`` for the padding word.
+
+    One thread per image row; offsets in the outer loop keep ``table[o]`` in cache.
+    """
+    nz, ny, nx = shape[0], shape[1], shape[2]
+    n_off, n_classes = offsets_flat.shape[0], table.shape[1]
+    out = np.empty((n_classes, nz * ny * nx), np.float32)
+    uniform = np.float32(1.0 / n_classes)
+    for row in prange(nz * ny):
+        start = strides[2] + (row // ny) * strides[0] + (row % ny) * strides[1]
+        acc = np.zeros((n_classes, nx), np.float32)
+        for o in range(n_off):
+            src = start - offsets_flat[o]
+            for c in range(n_classes):
+                tab = table[o, c]
+                for x in range(nx):
+                    acc[c, x] += tab[padded[src + x]]
+        for x in range(nx):
+            total = acc[:, x].sum()
+            for c in range(n_classes):
+                out[c, row * nx + x] = acc[c, x] / total if total > 0 else uniform
+    return out
+
+
+def _collect(scale: dict, flat: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """T1 numerator ``(O, K, C)`` of the pixels ``flat`` (padded indices) with ``weights``."""
+    with _KERNEL_LOCK:
+        mass = _collect_kernel(scale["padded"].ravel(), flat, weights, scale["offsets_flat"],
+                               scale["n_words"])
+    return mass[:, :-1]
+
+
+def _spread(padded: np.ndarray, table: np.ndarray, size: int) -> np.ndarray:
+    """Normalised T2 of a ``(O, K, C)`` table over the image whose word map is ``padded``."""
+    r = size // 2
+    shape = np.array(padded.shape, np.int64) - 2 * r
+    pstrides = np.cumprod((1,) + padded.shape[::-1])[:-1][::-1]
+    if padded.ndim == 2:
+        shape, pstrides = np.concatenate(([1], shape)), np.concatenate(([0], pstrides))
+    strides = np.array([pstrides[0], pstrides[1], r * pstrides.sum()], np.int64)
+    tab = np.zeros((table.shape[0], table.shape[2], table.shape[1] + 1), np.float32)
+    tab[:, :, :-1] = table.transpose(0, 2, 1)
+    with _KERNEL_LOCK:
+        out = _spread_kernel(padded.ravel(), shape, strides,
+                             _offset_flat(_offsets(size, padded.ndim), padded.shape), tab)
+    return out.reshape((table.shape[2],) + tuple(shape[-padded.ndim:]))
+
+
 def _weight(table: np.ndarray, weighting: str) -> np.ndarray:
-    """Scale each dictionary entry ``(K, O, C)`` by its confidence (entropy or two-max)."""
+    """Scale each dictionary entry ``(O, K, C)`` by its confidence (entropy or two-max)."""
     if weighting == "none":
         return table
     total = table.sum(-1, keepdims=True)
@@ -200,21 +282,6 @@ def _weight(table: np.ndarray, weighting: str) -> np.ndarray:
         top = np.sort(q, axis=-1)
         conf = top[..., -1:] - top[..., -2:-1]
     return table * conf
-
-
-def _spread(words: np.ndarray, table: np.ndarray, size: int) -> np.ndarray:
-    """T2: ``P[c, j]`` = sum over offsets ``o`` of ``table[word[j - o], o, c]`` (inside the image)."""
-    n_classes = table.shape[-1]
-    tab = np.ascontiguousarray(table.transpose(1, 2, 0), dtype=np.float32)  # (O, C, K)
-    out = np.zeros((n_classes,) + words.shape, np.float32)
-    for o, off in enumerate(_offsets(size, words.ndim)):
-        # target j in [max(0, o), S + min(0, o)), source i = j - o
-        dst = tuple(slice(max(0, d), n + min(0, d)) for d, n in zip(off, words.shape))
-        src = tuple(slice(max(0, -d), n - max(0, d)) for d, n in zip(off, words.shape))
-        w = words[src]
-        for c in range(n_classes):
-            out[c][dst] += np.take(tab[o, c], w)
-    return out
 
 
 def _normalise(p: np.ndarray) -> np.ndarray:
@@ -274,6 +341,15 @@ class DictionarySegmenter:
         Label probabilities per (word, offset) from the last :meth:`propagate`.
     probabilities_ : ndarray of float32 ``(C,) + image.shape``
         Result of the last :meth:`propagate`.
+
+    Notes
+    -----
+    ``propagate`` costs one pass over the labelled pixels per offset (T1) and ``N · M^d · C``
+    table look-ups (T2, about 1 ns each), numba kernels parallel over offsets and image rows.
+    CPU time of one ``propagate`` (divide by the number of cores for the wall time): 1024²,
+    ``M = 9``, ``K = 1000``: 0.23 s. In 3D the patch has ``M³`` offsets (729 for ``M = 9``); on
+    the 128³ nerves volume ``M = 5``: 0.6 s, ``M = 7``: 1.7 s, ``M = 9``: 3.6 s. Use
+    ``patch_size=5`` (or 7) for interactive work on volumes; the default 9 suits 2D images.
 
     References
     ----------
@@ -423,8 +499,8 @@ class DictionarySegmenter:
                 samples = (samples - scale["mean"]) / scale["std"]
             seed = int(rng.integers(2**31))
             if self.method == "kmeans":
-                scale["km"] = _kmeans(samples, self.n_words, seed)
-                scale["centers"] = scale["km"].cluster_centers_.astype(np.float32)
+                scale["centers"] = _kmeans(samples, self.n_words,
+                                           seed).cluster_centers_.astype(np.float32)
                 n_words = self.n_words
             else:
                 n_layers = max(1, round(math.log(self.n_words) / math.log(self.branching)))
@@ -437,7 +513,7 @@ class DictionarySegmenter:
             scale["words"] = self._words(x, scale, self.progress,
                                          slabs if isinstance(slabs, list) else None)
             del slabs
-            scale["padded"] = _pad_words(scale["words"], size // 2)
+            scale["padded"] = _pad_words(scale["words"], size // 2, n_words)
             scale["counts"] = _word_counts(scale["words"], size, n_words)
             scale["offsets_flat"] = _offset_flat(_offsets(size, x.ndim), scale["padded"].shape)
             self._scales.append(scale)
@@ -469,7 +545,7 @@ class DictionarySegmenter:
         return labels
 
     def _dictionary(self, scale: dict, flat: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        mass = _collect(scale["padded"], flat, weights, scale["offsets_flat"], scale["n_words"])
+        mass = _collect(scale, flat, weights)
         counts = scale["counts"][..., None]
         table = np.divide(mass, counts, out=np.zeros_like(mass), where=counts > 0)
         return _weight(table, self.weighting).astype(np.float32)
@@ -507,14 +583,14 @@ class DictionarySegmenter:
             flat, weights = np.ravel_multi_index(tuple(c + r for c in coords), pad_shape), onehot
             for step in range(self.steps):
                 table = self._dictionary(scale, flat, weights)
-                p = _normalise(_spread(scale["words"], table, scale["size"]))
+                p = _spread(scale["padded"], table, scale["size"])
                 if step + 1 < self.steps:
                     if self.overwrite:
                         p.reshape(n_classes, -1)[:, idx] = onehot.T
                     grid = np.indices(labels.shape).reshape(labels.ndim, -1)
                     flat = np.ravel_multi_index(tuple(g + r for g in grid), pad_shape)
-                    weights = p.reshape(n_classes, -1).T.astype(np.float64)
-            self.dictionary_probabilities_.append(table)
+                    weights = np.ascontiguousarray(p.reshape(n_classes, -1).T, np.float64)
+            self.dictionary_probabilities_.append(table.transpose(1, 0, 2))
             total += p
         p = self._finish(total)
         if self.overwrite:
@@ -526,7 +602,9 @@ class DictionarySegmenter:
         x = self._normalised(block)
         total = None
         for scale, table in zip(self._scales, self.dictionary_probabilities_):
-            p = _normalise(_spread(self._words(x, scale, self.progress), table, scale["size"]))
+            padded = _pad_words(self._words(x, scale, self.progress), scale["size"] // 2,
+                                scale["n_words"])
+            p = _spread(padded, table.transpose(1, 0, 2), scale["size"])
             total = p if total is None else total + p
         return self._finish(total)
 

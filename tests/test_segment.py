@@ -5,6 +5,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from qimcore.data.synthetic import sparse_labels, texture_phantom
 from qimcore.segment import DictionarySegmenter, load_scribbles, save_scribbles, segment
@@ -146,6 +147,20 @@ def test_predict_proba_on_fitted_image_matches_propagate(rng):
     np.testing.assert_allclose(seg.predict_proba(image), prob, atol=1e-6)
 
 
+def test_kmeans_words_are_the_nearest_centres(rng, monkeypatch):
+    import qimcore.segment as mod
+
+    monkeypatch.setattr(mod, "_BLOCK", 50)  # several blocks of rows
+    image = rng.random((23, 19)).astype(np.float32)
+    seg = DictionarySegmenter(3, 12, n_basis=3).fit(image)
+    feats = seg._features(seg._normalised(image), seg._scales[0])
+    dist = ((feats[:, None, :] - seg.centers_[None]) ** 2).sum(-1)
+    best = dist.min(1, keepdims=True)
+    # the chosen word is a nearest centre (ties allowed up to float32 rounding)
+    chosen = np.take_along_axis(dist, seg.words_.reshape(-1, 1), 1)
+    np.testing.assert_allclose(chosen, best, rtol=1e-5, atol=1e-5)
+
+
 def test_kmtree_words_and_centers(rng):
     image = rng.random((30, 30)).astype(np.float32)
     seg = DictionarySegmenter(3, 16, method="kmtree", branching=4).fit(image)
@@ -204,7 +219,8 @@ def test_nerves_sample_with_shipped_scribbles():
     volume = sample("nerves")
     assert labels.shape == volume.shape and set(np.unique(labels)) == {0, 1, 2, 3}
     assert np.unique(np.nonzero(labels)[0]).size == 2  # strokes on two slices
-    seg = DictionarySegmenter(5, 100, features="gaussian", sigmas=(1, 2, 4, 8), smooth=1.5)
+    seg = DictionarySegmenter(5, 100, features="gaussian", sigmas=(1, 2, 4, 8), smooth=1.5,
+                              steps=2)
     seg.fit(volume).propagate(labels)
     pred = seg.predict()
     assert (pred[labels > 0] == labels[labels > 0]).all()
@@ -215,3 +231,14 @@ def test_nerves_sample_with_shipped_scribbles():
     # every slice contains myelin and axon, not only the two labelled slices
     per_slice = [(np.bincount(p.ravel(), minlength=4)[1:] > 0).all() for p in pred]
     assert np.mean(per_slice) > 0.95
+    # the myelin class forms rings around the axons: for the predicted axon components
+    # (>= 60 pixels, every 8th slice) the 2-pixel outer ring is mostly myelin for >= 70 %
+    ring_myelin = []
+    for plane in pred[::8]:
+        comps, n = ndi.label(plane == 1)
+        for comp in (comps == i for i in range(1, n + 1)):
+            if comp.sum() >= 60:
+                ring = ndi.binary_dilation(comp, iterations=2) & ~comp
+                ring_myelin.append((plane[ring] == 2).mean())
+    assert len(ring_myelin) >= 50
+    assert np.mean(np.array(ring_myelin) >= 0.5) >= 0.7
