@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -162,67 +163,91 @@ def _check_wrap(wrap: Any, n_axes: int) -> tuple[int, ...]:
     return tuple(sorted({int(a) for a in axes}))
 
 
-def _pairs(ids: np.ndarray, axis: int, wrapped: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Node ids of neighbouring columns ``(p, p + 1)`` along ``axis`` (+1 for depth axis 0)."""
-    size = ids.shape[axis]
-    first = np.take(ids, np.arange(size - 1), axis=axis)
-    second = np.take(ids, np.arange(1, size), axis=axis)
-    if wrapped and size > 2:
-        first = np.concatenate([first, np.take(ids, [size - 1], axis=axis)], axis=axis)
-        second = np.concatenate([second, np.take(ids, [0], axis=axis)], axis=axis)
-    return first, second
+def _grid_pairs(cols: tuple[int, ...], deltas: tuple[int, ...], wraps: tuple[int, ...]
+                ) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Flat column indices ``(p, q, delta)`` of 4-neighbour columns of a grid ``cols``."""
+    index = np.arange(int(np.prod(cols)), dtype=np.int64).reshape(cols)
+    pairs = []
+    for axis, d in enumerate(deltas):
+        size = cols[axis]
+        first = np.take(index, np.arange(size - 1), axis=axis).ravel()
+        second = np.take(index, np.arange(1, size), axis=axis).ravel()
+        if axis in wraps and size > 2:
+            first = np.concatenate([first, np.take(index, size - 1, axis=axis).ravel()])
+            second = np.concatenate([second, np.take(index, 0, axis=axis).ravel()])
+        pairs.append((first, second, d))
+    return pairs
 
 
 def _solve(columns: list[np.ndarray], deltas: tuple[int, ...], wraps: tuple[int, ...],
            min_distance: int, max_distance: int | None) -> np.ndarray:
+    n, m = len(columns), min_distance
+    cols = columns[0].shape[1:]
+    # Surface i can only lie in i * m <= z <= Z - 1 - (n - 1 - i) * m: keep just that band.
+    depth = columns[0].shape[0] - (n - 1) * m
+    flat = [c[i * m: i * m + depth].reshape(depth, -1) for i, c in enumerate(columns)]
+    lower = np.repeat(np.arange(n, dtype=np.int64)[:, None] * m, flat[0].shape[1], axis=1)
+    heights = _solve_band(flat, lower, _grid_pairs(cols, deltas, wraps), min_distance,
+                          max_distance)
+    return heights.reshape((n,) + cols)
+
+
+def _solve_band(costs: list[np.ndarray], lower: np.ndarray,
+                pairs: list[tuple[np.ndarray, np.ndarray, int]], min_distance: int,
+                max_distance: int | None) -> np.ndarray:
+    """Exact minimum cut for surfaces confined to a band of rows above ``lower``.
+
+    ``costs[i]`` is ``(B, N)``: row ``k`` of column ``p`` is depth ``lower[i, p] + k``.
+    ``pairs`` holds flat column indices ``(p, q, delta)`` of neighbouring columns (a grid or
+    any graph, e.g. a mesh). Node ``(i, k, p)`` is on the source side iff
+    ``k >= heights[i, p] - lower[i, p]``. Returns the heights ``(n, N)`` (int64 depths).
+    """
     import maxflow
 
-    n = len(columns)
-    m = min_distance
-    # Surface i can only lie in z >= i * m (and z <= Z - 1 - (n - 1 - i) * m): keep just that
-    # band of rows, so surface i's row k is depth z = k + i * m and the distance arcs run
-    # between equal rows.
-    depth = columns[0].shape[0] - (n - 1) * m
-    cols = columns[0].shape[1:]
-    per_surface = depth * int(np.prod(cols))
-    # Cutting column p of surface i between rows k - 1 (sink side) and k (source side) pays
-    # the arc (i, k, p) -> (i, k - 1, p): cost C(z), shifted to be >= 0 (one cut per column).
-    shifted = [c[i * m: i * m + depth] - c.min() for i, c in enumerate(columns)]
-    # Larger than any feasible cut, which pays one finite arc per column and surface.
+    n = len(costs)
+    rows, size = costs[0].shape
+    lower = np.asarray(lower, np.int64)
+    # Cutting column p between rows k - 1 (sink side) and k (source side) pays C(k), shifted
+    # to be >= 0 per column (each column is cut once: its minimum is a constant); one finite
+    # arc per column and surface is cut, so inf beats any feasible cut.
+    shifted = [c - c.min(axis=0) for c in costs]
     inf = 1.0 + 2.0 * sum(float(c.max(axis=0).sum()) for c in shifted)
+    n_arcs = rows * (n * size + 2 * n * sum(len(p) for p, _, _ in pairs) + 2 * (n - 1) * size)
+    graph = maxflow.GraphFloat(n * rows * size, n_arcs)
+    graph.add_nodes(n * rows * size)
+    column = np.arange(size, dtype=np.int64)
 
-    n_edges = n * per_surface * (1 + 2 * len(cols)) + 2 * (n - 1) * per_surface
-    graph = maxflow.GraphFloat(n * per_surface, n_edges)
-    graph.add_nodes(n * per_surface)
-    ids = np.arange(n * per_surface, dtype=np.int64).reshape((n, depth) + cols)
-
-    def implies(a: np.ndarray, b: np.ndarray) -> None:
-        """Infinite arcs a -> b: a on the source side forces b onto it."""
-        graph.add_edges(a.ravel(), b.ravel(), np.full(a.size, inf), np.zeros(a.size))
+    def at_most(i: int, a: np.ndarray, j: int, b: np.ndarray, slack: np.ndarray) -> None:
+        """Constrain row ``k`` of surface ``j`` column ``b`` <= that of ``i``, ``a`` + slack."""
+        for k in range(rows):
+            target = k + slack
+            arc = (target >= 0) & (target < rows - 1)      # the top row is always source
+            graph.add_edges((i * rows + k) * size + a[arc], (j * rows + target[arc]) * size
+                            + b[arc], np.full(arc.sum(), inf), np.zeros(arc.sum()))
+            never = target < 0                             # (i, k, a) must stay on the sink side
+            if never.any():
+                nodes = (i * rows + k) * size + a[never]
+                graph.add_grid_tedges(nodes, np.zeros(nodes.size), np.full(nodes.size, inf))
 
     for i, c in enumerate(shifted):
+        ids = (i * rows + np.arange(rows)[:, None]) * size + column
         source, sink = np.zeros(c.shape), np.zeros(c.shape)
         source[-1] = inf                                   # every column has a surface point
         sink[0] = c[0]                                     # lowest row: whole column source
-        graph.add_grid_tedges(ids[i], source, sink)
+        graph.add_grid_tedges(ids, source, sink)
         # upward infinite arcs keep the source set of a column k >= h; downward ones pay C(h)
-        graph.add_edges(ids[i, :-1].ravel(), ids[i, 1:].ravel(), np.full(ids[i, 1:].size, inf),
+        graph.add_edges(ids[:-1].ravel(), ids[1:].ravel(), np.full(ids[1:].size, inf),
                         c[1:].ravel())
-        for axis, d in enumerate(deltas):                  # |h(p) - h(q)| <= d
-            if d >= depth - 1:
-                continue
-            p, q = _pairs(ids[i], axis + 1, axis in wraps)
-            implies(p[: depth - d], q[d:])
-            implies(q[: depth - d], p[d:])
-    for i in range(n - 1):
-        # h_{i+1} >= h_i + m: in shifted rows k_{i+1} >= k_i, i.e. (i+1, k) => (i, k)
-        implies(ids[i + 1], ids[i])
-        if max_distance is not None and max_distance - m < depth - 1:
-            # h_{i+1} <= h_i + max: k_{i+1} <= k_i + (max - m)
-            r = max_distance - m
-            implies(ids[i, : depth - r], ids[i + 1, r:])
-    graph.maxflow()
-    sink_side = graph.get_grid_segments(ids)
-    rows = sink_side.sum(axis=1).astype(np.int64)
-    offsets = (np.arange(n, dtype=np.int64) * m).reshape((n,) + (1,) * len(cols))
-    return rows + offsets
+        for p, q, d in pairs:                              # |h(p) - h(q)| <= d
+            at_most(i, p, i, q, d + lower[i, p] - lower[i, q])
+            at_most(i, q, i, p, d + lower[i, q] - lower[i, p])
+    for i in range(n - 1):                                 # min <= h(i+1) - h(i) <= max
+        at_most(i + 1, column, i, column, lower[i + 1] - lower[i] - min_distance)
+        if max_distance is not None:
+            at_most(i, column, i + 1, column, lower[i] + max_distance - lower[i + 1])
+    if graph.maxflow() >= inf:
+        raise ValueError("no surface fits the band: widen band")
+    heights = lower.copy()
+    for i, k in itertools.product(range(n), range(rows)):    # sink-side rows lie below h
+        heights[i] += graph.get_grid_segments((i * rows + k) * size + column)
+    return heights
