@@ -275,3 +275,15 @@ if __name__ == "__main__":  # quick manual check
     t = time.time()
     b.time_propagate()
     print("propagate", time.time() - t, "accuracy", b.track_accuracy_kmeans())
+
+
+class VersusSkimage3D256(VersusSkimage3D):
+    """The issue's size: scribble-to-result on a 256³ volume, side by side."""
+
+    size = 256
+
+
+class Zarr512(Zarr256):
+    """The issue's size: ``predict_proba`` on a 512³ zarr volume, chunk by chunk."""
+
+    size = 512
