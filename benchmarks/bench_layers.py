@@ -225,6 +225,9 @@ class Big512:
     def time_bone_table_512(self):
         self.row = bone_table(self.bone, max_thickness=self.max_thickness)
 
+    def peakmem_bone_table_512(self):
+        bone_table(self.bone, max_thickness=self.max_thickness)
+
     def track_bone_512_tb_th_error(self):
         row = self.row if self.row is not None else bone_table(
             self.bone, max_thickness=self.max_thickness)

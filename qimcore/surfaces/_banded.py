@@ -10,7 +10,14 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .. import _validate
-from ._graph import _check_costs, _check_delta, _check_wrap, _grid_pairs, _solve_band
+from ._graph import (
+    _check_costs,
+    _check_delta,
+    _check_distances,
+    _check_wrap,
+    _grid_pairs,
+    _solve_band,
+)
 
 __all__ = ["BandedSurfaces", "detect_surfaces_banded"]
 
@@ -121,16 +128,7 @@ def detect_surfaces_banded(cost: Any, n_surfaces: int = 1, delta: int | Sequence
     wraps = _check_wrap(wrap, len(cols))
     band = _validate.positive(band, "band", integer=True)
     factor = _validate.positive(factor, "factor", integer=True)
-    min_distance = _validate.positive(min_distance, "min_distance", integer=True,
-                                      allow_zero=True)
-    if max_distance is not None:
-        _validate.positive(max_distance, "max_distance", integer=True, allow_zero=True)
-        if max_distance < min_distance:
-            raise ValueError(f"max_distance must be >= min_distance ({min_distance}); "
-                             f"got {max_distance!r}")
-    if (n - 1) * min_distance > depth - 1:
-        raise ValueError(f"n_surfaces={n} surfaces min_distance={min_distance} apart do not fit "
-                         f"in the Z={depth} depth of cost")
+    min_distance = _check_distances(min_distance, max_distance, n, depth)
     rows = min(2 * band + 1, depth)
     centre = _coarse_centres(costs, deltas, wraps, min_distance, max_distance, factor)
     lower = np.clip(np.rint(centre).astype(np.int64) - band, 0, depth - rows)

@@ -104,16 +104,7 @@ def detect_surfaces(cost: Any, n_surfaces: int = 1, delta: int | Sequence[int] =
     depth, cols = costs[0].shape[0], costs[0].shape[1:]
     deltas = _check_delta(delta, len(cols))
     wraps = _check_wrap(wrap, len(cols))
-    min_distance = _validate.positive(min_distance, "min_distance", integer=True,
-                                      allow_zero=True)
-    if max_distance is not None:
-        _validate.positive(max_distance, "max_distance", integer=True, allow_zero=True)
-        if max_distance < min_distance:
-            raise ValueError(f"max_distance must be >= min_distance ({min_distance}); "
-                             f"got {max_distance!r}")
-    if (n - 1) * min_distance > depth - 1:
-        raise ValueError(f"n_surfaces={n} surfaces min_distance={min_distance} apart do not fit "
-                         f"in the Z={depth} depth of cost")
+    min_distance = _check_distances(min_distance, max_distance, n, depth)
     columns = [c.astype(np.float64) for c in costs]
     if region_cost is not None:
         region = _validate.array(region_cost, "region_cost")
@@ -124,6 +115,21 @@ def detect_surfaces(cost: Any, n_surfaces: int = 1, delta: int | Sequence[int] =
             step = np.asarray(region[i + 1], np.float64) - region[i]
             columns[i] += np.cumsum(step[::-1], axis=0)[::-1]
     return _solve(columns, deltas, wraps, min_distance, max_distance)
+
+
+def _check_distances(min_distance: Any, max_distance: Any, n: int, depth: int) -> int:
+    """Validate the distance limits of ``n`` surfaces in a cost of depth ``depth``."""
+    min_distance = _validate.positive(min_distance, "min_distance", integer=True,
+                                      allow_zero=True)
+    if max_distance is not None:
+        _validate.positive(max_distance, "max_distance", integer=True, allow_zero=True)
+        if max_distance < min_distance:
+            raise ValueError(f"max_distance must be >= min_distance ({min_distance}); "
+                             f"got {max_distance!r}")
+    if (n - 1) * min_distance > depth - 1:
+        raise ValueError(f"n_surfaces={n} surfaces min_distance={min_distance} apart do not fit "
+                         f"in the Z={depth} depth of cost")
+    return min_distance
 
 
 def _check_costs(cost: Any, n_surfaces: int) -> list[np.ndarray]:
