@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -223,17 +222,19 @@ def _solve_band(costs: list[np.ndarray], lower: np.ndarray,
     graph.add_nodes(n * rows * size)
     column = np.arange(size, dtype=np.int64)
 
+    row = np.arange(rows, dtype=np.int64)[:, None]
+
     def at_most(i: int, a: np.ndarray, j: int, b: np.ndarray, slack: np.ndarray) -> None:
         """Constrain row ``k`` of surface ``j`` column ``b`` <= that of ``i``, ``a`` + slack."""
-        for k in range(rows):
-            target = k + slack
-            arc = (target >= 0) & (target < rows - 1)      # the top row is always source
-            graph.add_edges((i * rows + k) * size + a[arc], (j * rows + target[arc]) * size
-                            + b[arc], np.full(arc.sum(), inf), np.zeros(arc.sum()))
-            never = target < 0                             # (i, k, a) must stay on the sink side
-            if never.any():
-                nodes = (i * rows + k) * size + a[never]
-                graph.add_grid_tedges(nodes, np.zeros(nodes.size), np.full(nodes.size, inf))
+        target = row + slack                                # (rows, len(a)), all rows at once
+        source_nodes = (i * rows + row) * size + a
+        arc = (target >= 0) & (target < rows - 1)          # the top row is always source
+        graph.add_edges(source_nodes[arc], ((j * rows + target) * size + b)[arc],
+                        np.full(arc.sum(), inf), np.zeros(arc.sum()))
+        never = target < 0                                 # (i, k, a) must stay on the sink side
+        if never.any():
+            nodes = source_nodes[never]
+            graph.add_grid_tedges(nodes, np.zeros(nodes.size), np.full(nodes.size, inf))
 
     for i, c in enumerate(shifted):
         ids = (i * rows + np.arange(rows)[:, None]) * size + column
@@ -253,7 +254,5 @@ def _solve_band(costs: list[np.ndarray], lower: np.ndarray,
             at_most(i, column, i + 1, column, lower[i] + max_distance - lower[i + 1])
     if graph.maxflow() >= inf:
         raise ValueError("no surface fits the band: widen band")
-    heights = lower.copy()
-    for i, k in itertools.product(range(n), range(rows)):    # sink-side rows lie below h
-        heights[i] += graph.get_grid_segments((i * rows + k) * size + column)
-    return heights
+    ids = np.arange(n * rows * size, dtype=np.int64).reshape(n, rows, size)
+    return lower + graph.get_grid_segments(ids).sum(axis=1)   # sink-side rows lie below h
