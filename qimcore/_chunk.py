@@ -22,23 +22,22 @@ def gaussian_depth(*sigmas: float, truncate: float = 4.0) -> int:
 
 
 def apply(func: Callable[..., np.ndarray], image: Any, *, depth: int,
-          dtype: Any = np.float32, new_axis: int | None = None, **kwargs: Any):
+          dtype: Any = np.float32, n_new: int | None = None, **kwargs: Any):
     """Apply ``func(block, **kwargs)`` to ``image``: directly for numpy, with ``map_overlap`` for dask.
 
     ``func`` must be local (its output at a voxel depends only on voxels within ``depth``).
     ``boundary="none"`` keeps the true volume edges handled by ``func`` exactly as in the
-    numpy path. With ``new_axis=0`` the function returns one extra leading axis (e.g. classes);
-    that axis must be a single chunk.
+    numpy path. With ``n_new`` the function returns that many outputs along one extra leading
+    axis (e.g. classes), kept as a single chunk.
     """
     if not isinstance(image, da.Array):
         return func(np.asarray(image), **kwargs)
     depth_map = {ax: min(depth, max(0, image.shape[ax] - 1)) for ax in range(image.ndim)}
-    if new_axis is None:
+    if n_new is None:
         return image.map_overlap(func, depth=depth_map, boundary="none", dtype=dtype,
                                  trim=True, **kwargs)
     # map_overlap with an extra output axis: overlap, map, then trim manually.
     overlapped = da.overlap.overlap(image, depth=depth_map, boundary="none")
-    n_new = kwargs.pop("n_new")
     out = overlapped.map_blocks(func, dtype=dtype, new_axis=0,
                                 chunks=((n_new,), *overlapped.chunks), **kwargs)
     trim = {0: 0, **{ax + 1: d for ax, d in depth_map.items()}}

@@ -632,10 +632,7 @@ class DictionarySegmenter:
         depth = max(self._feature_depth(s["size"]) + s["size"] // 2 for s in self._scales)
         if self.smooth:
             depth += _chunk.gaussian_depth(self.smooth)
-        if isinstance(image, da.Array):
-            return _chunk.apply(self._predict_block, image, depth=depth, new_axis=0,
-                                n_new=n_classes)
-        return self._predict_block(image)
+        return _chunk.apply(self._predict_block, image, depth=depth, n_new=n_classes)
 
     def predict(self, image: Any = None) -> np.ndarray | da.Array:
         """Most probable class ``1..C`` of every pixel (fitted image when ``image`` is None).

@@ -166,9 +166,6 @@ def orientation(volume: Any, sigma: float, rho: float, *, truncate: float = 4.0
     rho = _validate.positive(rho, "rho")
     truncate = _validate.positive(truncate, "truncate")
     kwargs = {"sigma": float(sigma), "rho": float(rho), "truncate": float(truncate)}
-    if not isinstance(volume, da.Array):
-        return _orientation_np(volume, **kwargs)
     depth = _chunk.gaussian_depth(sigma, rho, truncate=truncate)
-    return _chunk.apply(_orientation_np, volume, depth=depth, new_axis=0, n_new=3,
-                        dtype=np.float32, **kwargs)
+    return _chunk.apply(_orientation_np, volume, depth=depth, n_new=3, **kwargs)
 
