@@ -5,9 +5,19 @@ int32 capacities, so the float cost is scaled by 1000 and rounded and both solve
 same integer-valued cost: their minima are then comparable exactly (``track_energy_*``).
 Costs are smooth random fields (gaussian-filtered noise, sigma 3) with planted cheap surfaces,
 like real data; max-flow on white noise is slow for every solver.
+
+``peakmem_*`` is the whole process's peak (interpreter, numpy, numba or slgbuilder, the cost
+arrays); ``SolverMemory.track_*`` is the solver's own share: the rise of the peak resident
+memory over the resident memory just before the call, in a fresh process, divided by
+``n_surfaces * Z * Y * X`` (slgbuilder's node count; ours drops the rows that the distance
+limits exclude).
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -57,6 +67,39 @@ def slgbuilder_surfaces(costs, delta, min_distance=None, max_distance=None):
 
 def slgbuilder_heights(helper, objects):
     return np.stack([helper.what_segments(o).sum(axis=0) - 1 for o in objects])
+
+
+def _memory_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def solver_bytes(cls_name: str, method: str) -> float:
+    """Peak memory rise (bytes) of ``cls_name().method()`` over the memory before the call.
+
+    Runs in this process: call it in a fresh one (:func:`solver_bytes_per_node`). The solver
+    runs once on a tiny cost first so that imports and compiled code are already loaded.
+    """
+    obj = globals()[cls_name]()
+    obj.setup()
+    if "slgbuilder" in method:
+        slgbuilder_surfaces([np.zeros((4, 3, 3), np.int32)], 1)
+    else:
+        detect_surfaces(np.zeros((4, 3, 3)), n_surfaces=2, max_distance=2)
+    before = _memory_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    getattr(obj, method)()
+    return (_memory_kib("VmHWM") - before) * 1024.0
+
+
+def solver_bytes_per_node(cls_name: str, method: str, nodes: int) -> float:
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import bench_surfaces as b; "
+            f"print(b.solver_bytes({cls_name!r}, {method!r}))")
+    res = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)],
+                         capture_output=True, text=True, check=True)
+    return float(res.stdout.split()[-1]) / nodes
 
 
 class OneSurface100:
@@ -129,6 +172,25 @@ class TwoSurfaces200:
         banded = detect_surfaces_banded(self.costf, n_surfaces=2, band=8, factor=4,
                                         **self.kwargs)
         return energy([self.cost] * 2, banded.heights) - energy([self.cost] * 2, self._ours())
+
+
+class SolverMemory:
+    """The solvers' own peak memory per node, each in a fresh process (see the module notes)."""
+
+    unit = "bytes per node"
+    repeat = 1
+
+    def track_one_surface_100_qimcore(self):
+        return solver_bytes_per_node("OneSurface100", "time_qimcore", 10**6)
+
+    def track_one_surface_100_slgbuilder(self):
+        return solver_bytes_per_node("OneSurface100", "time_slgbuilder", 10**6)
+
+    def track_two_surfaces_200_qimcore(self):
+        return solver_bytes_per_node("TwoSurfaces200", "time_qimcore", 4 * 10**6)
+
+    def track_two_surfaces_200_slgbuilder(self):
+        return solver_bytes_per_node("TwoSurfaces200", "time_slgbuilder", 4 * 10**6)
 
 
 class Banded512:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import dask.array as da
 import numpy as np
+
+# numba's fallback "workqueue" threading layer aborts when two Python threads (e.g. dask
+# workers) launch parallel kernels at once: every parallel numba kernel runs under this lock.
+KERNEL_LOCK = threading.Lock()
 
 
 def gaussian_depth(*sigmas: float, truncate: float = 4.0) -> int:

@@ -11,7 +11,6 @@ both are numba kernels.
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any
 
 import dask.array as da
@@ -26,9 +25,6 @@ __all__ = ["DictionarySegmenter", "segment", "load_scribbles", "save_scribbles"]
 
 _SLAB = 1 << 21  # pixels per slab of features (bounded memory)
 _BLOCK = 1 << 22  # entries of a (rows x words) distance block in the nearest-word search
-# numba's fallback "workqueue" threading layer aborts when two Python threads (e.g. dask
-# workers) launch parallel kernels at once: kernel launches are serialised by this lock.
-_KERNEL_LOCK = threading.Lock()
 
 
 # ----------------------------------------------------------------------------- features
@@ -246,7 +242,7 @@ def _spread_kernel(padded: np.ndarray, shape: np.ndarray, strides: np.ndarray,
 
 def _collect(scale: dict, flat: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """T1 numerator ``(O, K, C)`` of the pixels ``flat`` (padded indices) with ``weights``."""
-    with _KERNEL_LOCK:
+    with _chunk.KERNEL_LOCK:
         mass = _collect_kernel(scale["padded"].ravel(), flat, weights, scale["offsets_flat"],
                                scale["n_words"])
     return mass[:, :-1]
@@ -262,7 +258,7 @@ def _spread(padded: np.ndarray, table: np.ndarray, size: int) -> np.ndarray:
     strides = np.array([pstrides[0], pstrides[1], r * pstrides.sum()], np.int64)
     tab = np.zeros((table.shape[0], table.shape[2], table.shape[1] + 1), np.float32)
     tab[:, :, :-1] = table.transpose(0, 2, 1)
-    with _KERNEL_LOCK:
+    with _chunk.KERNEL_LOCK:
         out = _spread_kernel(padded.ravel(), shape, strides,
                              _offset_flat(_offsets(size, padded.ndim), padded.shape), tab)
     return out.reshape((table.shape[2],) + tuple(shape[-padded.ndim:]))

@@ -110,9 +110,9 @@ def detect_surfaces_banded(cost: Any, n_surfaces: int = 1, delta: int | Sequence
     lies inside the band; a surface resting on the band's edge (``at_band_edge``) is the sign
     that it may not. A much cheaper surface far from the coarse answer that block averaging
     hides (e.g. a one-voxel-thin line) is not found: lower ``factor`` or widen ``band``
-    where such features matter. The fine graph is built in rows, so peak memory stays close
-    to that of the max-flow graph itself (about 300 bytes per node for ``delta`` constraints
-    along two column axes).
+    where such features matter. Beyond the cost array, memory is that of the fine graph
+    with its implicit arcs (see :func:`detect_surfaces`): about 50 bytes per node for one
+    surface with ``delta`` constraints along two column axes.
 
     Examples
     --------
