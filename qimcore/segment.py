@@ -10,6 +10,7 @@ both are numba kernels.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -628,7 +629,21 @@ class DictionarySegmenter:
         depth = max(self._feature_depth(s["size"]) + s["size"] // 2 for s in self._scales)
         if self.smooth:
             depth += _chunk.gaussian_depth(self.smooth)
-        return _chunk.apply(self._predict_block, image, depth=depth, n_new=n_classes)
+        return _chunk.apply(self._predictor()._predict_block, image, depth=depth,
+                            n_new=n_classes)
+
+    def _predictor(self) -> DictionarySegmenter:
+        """A shallow copy without the fitted image's per-pixel arrays.
+
+        Each chunk task of a dask volume ships its own copy of the model to the workers:
+        the word maps and probabilities of the fitted image would multiply the memory.
+        """
+        light = copy.copy(self)
+        for name in ("words_", "probabilities_"):
+            light.__dict__.pop(name, None)
+        light._scales = [{k: v for k, v in scale.items() if k not in ("words", "padded")}
+                         for scale in self._scales]
+        return light
 
     def predict(self, image: Any = None) -> np.ndarray | da.Array:
         """Most probable class ``1..C`` of every pixel (fitted image when ``image`` is None).
