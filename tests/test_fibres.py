@@ -39,15 +39,16 @@ def _match(truth_tracks, tracks):
 
 # ----------------------------------------------------------------------------- orientation
 
-def _reference_orientation(volume, sigma, rho):
+def _reference_orientation(volume, sigma, rho, truncate=4.0):
     """Float64 structure tensor with scipy filters and numpy eigh."""
     v = volume.astype(np.float64)
-    grads = [ndi.gaussian_filter(v, sigma, order=o, mode="nearest")
+    grads = [ndi.gaussian_filter(v, sigma, order=o, mode="nearest", truncate=truncate)
              for o in ((1, 0, 0), (0, 1, 0), (0, 0, 1))]
     tensor = np.empty(v.shape + (3, 3))
     for i in range(3):
         for j in range(3):
-            tensor[..., i, j] = ndi.gaussian_filter(grads[i] * grads[j], rho, mode="nearest")
+            tensor[..., i, j] = ndi.gaussian_filter(grads[i] * grads[j], rho, mode="nearest",
+                                                    truncate=truncate)
     return np.moveaxis(np.linalg.eigh(tensor)[1][..., 0], -1, 0)
 
 
@@ -73,6 +74,39 @@ def test_orientation_finds_direction_of_constant_intensity(direction):
     volume = np.sin(grid @ u * 1.1) + np.sin(grid @ v * 0.9)  # constant along w
     vec = orientation(volume, 1.0, 2.0)[:, 10, 10, 10]
     assert abs(abs(vec @ w) - 1) < 1e-4
+
+
+def test_orientation_honours_truncate():
+    volume, _ = fibre_phantom((24, 26, 22), random_state=4)
+    vec = orientation(volume, 1.0, 2.0, truncate=2.0)
+    ref = _reference_orientation(volume, 1.0, 2.0, truncate=2.0)
+    angle = np.arccos(np.clip(np.abs((ref * vec).sum(0)), 0, 1))
+    assert angle.max() < 1e-3
+    default = _reference_orientation(volume, 1.0, 2.0)
+    assert np.arccos(np.clip(np.abs((default * vec).sum(0)), 0, 1)).max() > 1e-2
+
+
+@pytest.mark.parametrize(("shape", "sigma", "order"), [
+    ((9, 20, 17), (1.0, 1.5, 0.7), (1, 0, 2)),
+    ((3, 2, 30), (2.0, 2.5, 1.0), (0, 1, 1)),  # axes shorter than the kernel radius
+])
+def test_orientation_filters_equal_scipy(rng, shape, sigma, order):
+    from qimcore.fibres._orientation import _gaussian
+
+    volume = rng.random(shape)
+    ref = ndi.gaussian_filter(volume, sigma, order=order, mode="nearest")
+    out = _gaussian(volume, sigma, order)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, atol=2e-6)
+
+
+def test_orientation_of_isotropic_and_planar_volumes():
+    flat = orientation(np.full((6, 7, 8), 3.0), 1.0, 2.0)  # isotropic (zero) tensor: z
+    assert (flat == np.array([1, 0, 0], np.float32)[:, None, None, None]).all()
+    planar = np.broadcast_to(np.sin(0.7 * np.arange(16.0)), (16, 16, 16))  # varies along x
+    vec = orientation(planar, 1.0, 2.0)  # any direction in the (z, y) plane
+    np.testing.assert_allclose(np.linalg.norm(vec, axis=0), 1, atol=1e-5)
+    assert np.abs(vec[2]).max() < 1e-4 and (vec[0] >= 0).all()
 
 
 def test_orientation_dask_equals_numpy():

@@ -1,126 +1,229 @@
-"""Structure-tensor fibre orientation, float32, numpy or chunked dask."""
+"""Structure-tensor fibre orientation, float32 numba kernels, numpy or chunked dask.
+
+Every Gaussian (derivative) filter is separable and applied as 1D correlations with
+``mode="nearest"`` (clamped indices), as :func:`scipy.ndimage.gaussian_filter1d` does, using the
+(anti)symmetry of the kernel. Lines along x are padded in a small buffer; passes along y and z
+combine whole x-rows, so every inner loop runs over contiguous memory and vectorises.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dask.array as da
 import numpy as np
+from numba import njit, prange
 from scipy import ndimage as ndi
 
 from .. import _chunk, _validate
 
-
-def _smallest_eigenvector(s: list[np.ndarray]) -> np.ndarray:
-    """Unit eigenvector of the smallest eigenvalue of symmetric 3x3 tensors, canonical sign.
-
-    ``s`` = ``[szz, syy, sxx, szy, szx, syx]`` (same shapes). The eigenvalue is found in closed
-    form (trigonometric method); the vector is the largest cross product of two rows of
-    ``S - lambda I``. Sign: z >= 0, then y >= 0, then x >= 0.
-    """
-    a, b, c, d, e, f = s
-    dtype = a.dtype
-    q = (a + b + c) / 3
-    p1 = d * d + e * e + f * f
-    a0, b0, c0 = a - q, b - q, c - q
-    p = np.sqrt(np.maximum((a0 * a0 + b0 * b0 + c0 * c0 + 2 * p1) / 6, np.finfo(dtype).tiny))
-    det = (a0 * (b0 * c0 - f * f) - d * (d * c0 - f * e) + e * (d * f - b0 * e)) / p**3
-    phi = np.arccos(np.clip(det / 2, -1, 1)) / 3
-    lam = q + 2 * p * np.cos(phi + np.asarray(2 * np.pi / 3, dtype))  # smallest eigenvalue
-    a0, b0, c0 = a - lam, b - lam, c - lam
-    rows = ((a0, d, e), (d, b0, f), (e, f, c0))
-    best = None
-    best_n = None
-    for i, j in ((0, 1), (0, 2), (1, 2)):
-        (r1, r2) = rows[i], rows[j]
-        v = (r1[1] * r2[2] - r1[2] * r2[1], r1[2] * r2[0] - r1[0] * r2[2],
-             r1[0] * r2[1] - r1[1] * r2[0])
-        n = v[0] * v[0] + v[1] * v[1] + v[2] * v[2]
-        if best is None:
-            best, best_n = list(v), n
-        else:
-            take = n > best_n
-            for k in range(3):
-                best[k] = np.where(take, v[k], best[k])
-            best_n = np.where(take, n, best_n)
-    vec = np.stack(best)
-    norm = np.sqrt(best_n)
-    flat = norm <= np.finfo(dtype).eps * np.maximum(np.abs(q), np.finfo(dtype).tiny) ** 2
-    vec /= np.where(flat, 1, norm)
-    vec[0][flat] = 1  # isotropic or degenerate: report z
-    sign = np.where(vec[0] != 0, np.sign(vec[0]),
-                    np.where(vec[1] != 0, np.sign(vec[1]), np.sign(vec[2]) + (vec[2] == 0)))
-    return (vec * sign).astype(dtype, copy=False)
+_PAIRS = np.array([[0, 0], [1, 1], [2, 2], [0, 1], [0, 2], [1, 2]], np.int64)
+_INV_SQRT3 = 1 / math.sqrt(3)
+_EPS32 = float(np.finfo(np.float32).eps)
+_TINY32 = float(np.finfo(np.float32).tiny)
 
 
-def _gaussian_matrix(n: int, sigma: float, order: int, truncate: float) -> np.ndarray:
-    """(n, n) float32 matrix of scipy's 1D Gaussian (derivative) filter, ``mode="nearest"``."""
+def _taps(sigma: float, order: int, truncate: float) -> np.ndarray:
+    """float32 weights ``w`` of scipy's 1D Gaussian filter: ``out[i] = sum_k w[k] in[i + k - r]``."""
     radius = int(truncate * sigma + 0.5)
     impulse = np.zeros(2 * radius + 1)
     impulse[radius] = 1
     weights = ndi.gaussian_filter1d(impulse, sigma, order=order, truncate=truncate,
                                     mode="constant")[::-1]
-    rows = np.repeat(np.arange(n), 2 * radius + 1)
-    cols = np.clip(rows + np.tile(np.arange(-radius, radius + 1), n), 0, n - 1)
-    mat = np.zeros((n, n))
-    np.add.at(mat, (rows, cols), np.tile(weights, n))
-    return mat.astype(np.float32)
+    return weights.astype(np.float32)
 
 
-def _filter_axis0(vol: np.ndarray, sigma: float, order: int, truncate: float,
-                  block: int = 64) -> np.ndarray:
-    """1D Gaussian (derivative) filter along axis 0 as a banded matrix product (BLAS).
+# Index arithmetic in the inner loops is unsigned: numba then skips the negative-index
+# wrap-around, and the loops vectorise with contiguous loads instead of gathers.
+_u = np.uint64
 
-    Equal to ``ndi.gaussian_filter1d(vol, sigma, axis=0, mode="nearest")`` in float32, and
-    several times faster than scipy's strided line buffers on that axis.
+
+@njit(cache=True)
+def _filter_lines(src, s0, stride, n, i, w, odd, dst, d0, nx):  # pragma: no cover
+    """``dst[d0:d0 + nx]`` = line ``i`` of the ``n`` lines ``src[s0 + j * stride:][:nx]``,
+    filtered by ``w`` across lines (clamped)."""
+    r = w.shape[0] // 2
+    c, d, nu = _u(s0 + i * stride), _u(d0), _u(nx)
+    wc = w[r]
+    for x in range(nu):
+        dst[d + x] = wc * src[c + x]
+    for k in range(r):
+        a = _u(s0 + max(i - r + k, 0) * stride)
+        b = _u(s0 + min(i + r - k, n - 1) * stride)
+        wk = w[k]
+        if odd:
+            for x in range(nu):
+                dst[d + x] += wk * (src[a + x] - src[b + x])
+        else:
+            for x in range(nu):
+                dst[d + x] += wk * (src[a + x] + src[b + x])
+
+
+@njit(cache=True)
+def _filter_buf(buf, w, odd, dst, d0):  # pragma: no cover
+    """``dst[d0:d0 + n] = w (*) line`` for the line in ``buf[r:r + n]``; pads ``buf``'s ends."""
+    r = w.shape[0] // 2
+    n = buf.shape[0] - 2 * r
+    for x in range(r):
+        buf[x] = buf[r]
+        buf[r + n + x] = buf[r + n - 1]
+    _filter_lines(buf, 0, 1, buf.shape[0], r, w, odd, dst, d0, n)  # the shifted copies
+
+
+@njit(parallel=True, cache=True)
+def _xy_kernel(vol, nz, ny, nx, wy, odd_y, wx, odd_x, out):  # pragma: no cover
+    """Filter every z-plane of the flat C-order volume along x, then y, into ``out`` (one
+    plane per thread)."""
+    rx = wx.shape[0] // 2
+    for z in prange(nz):
+        zi = np.int64(z) * ny * nx
+        plane = np.empty(ny * nx, np.float32)
+        buf = np.empty(nx + 2 * rx, np.float32)
+        for y in range(ny):
+            row = _u(zi + y * nx)
+            for x in range(_u(nx)):
+                buf[_u(rx) + x] = vol[row + x]
+            _filter_buf(buf, wx, odd_x, plane, y * nx)
+        for y in range(ny):
+            _filter_lines(plane, 0, nx, ny, y, wy, odd_y, out, zi + y * nx, nx)
+
+
+@njit(parallel=True, cache=True)
+def _z_kernel(vol, nz, ny, nx, w, odd, out):  # pragma: no cover
+    """Filter along z into ``out``; one y per thread, z innermost so the lines stay in cache."""
+    for y in prange(ny):
+        yi = np.int64(y) * nx
+        for z in range(nz):
+            _filter_lines(vol, yi, ny * nx, nz, z, w, odd, out, z * ny * nx + yi, nx)
+
+
+@njit(parallel=True, cache=True)
+def _tensor_xy_kernel(g, nz, ny, nx, w, pairs, out):  # pragma: no cover
+    """The 6 gradient products ``g[i] g[j]`` (flat ``(3, N)``) of every z-plane, each filtered
+    along x then y, into the flat ``(6, N)`` ``out``."""
+    size = nz * ny * nx
+    r = w.shape[0] // 2
+    for z in prange(nz):
+        zi = np.int64(z) * ny * nx
+        plane = np.empty(6 * ny * nx, np.float32)
+        buf = np.empty(nx + 2 * r, np.float32)
+        for y in range(ny):
+            for c in range(6):
+                gi = _u(pairs[c, 0] * size + zi + y * nx)
+                gj = _u(pairs[c, 1] * size + zi + y * nx)
+                for x in range(_u(nx)):
+                    buf[_u(r) + x] = g[gi + x] * g[gj + x]
+                _filter_buf(buf, w, False, plane, (c * ny + y) * nx)
+        for c in range(6):
+            for y in range(ny):
+                _filter_lines(plane, c * ny * nx, nx, ny, y, w, False, out,
+                              c * size + zi + y * nx, nx)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _eigenvector(a, b, c, d, e, f):  # pragma: no cover
+    """Unit eigenvector of the smallest eigenvalue of ``[[a, d, e], [d, b, f], [e, f, c]]``.
+
+    float64, branch-free (vectorises). Eigenvalue ``q + 2 p cos(acos(h) / 3 + 2 pi / 3)``: the
+    cosine is the smallest root of ``4 t^3 - 3 t = h``, found by Newton steps from below, which
+    converge monotonically (3 steps reach float64 rounding). The vector is the largest cross
+    product of two rows of ``S - lambda I``; canonical sign (z > 0, else y > 0, else x >= 0);
+    ``(1, 0, 0)`` where the tensor is (numerically) isotropic.
     """
-    n = vol.shape[0]
-    mat = _gaussian_matrix(n, sigma, order, truncate)
-    radius = int(truncate * sigma + 0.5)
-    flat = vol.reshape(n, -1)
-    res = np.empty_like(flat)
-    for lo in range(0, n, block):
-        hi = min(n, lo + block)
-        a, b = max(0, lo - radius), min(n, hi + radius)
-        np.matmul(mat[lo:hi, a:b], flat[a:b], out=res[lo:hi])
-    return res.reshape(vol.shape)
+    q = (a + b + c) / 3
+    a0, b0, c0 = a - q, b - q, c - q
+    p2 = (a0 * a0 + b0 * b0 + c0 * c0 + 2 * (d * d + e * e + f * f)) / 6
+    p = math.sqrt(p2)
+    det = a0 * (b0 * c0 - f * f) - d * (d * c0 - f * e) + e * (d * f - b0 * e)
+    h = min(max(det / (2 * p * p2) if p > 0 else 0.0, -1.0), 1.0)
+    u = math.sqrt((1 - h) / 2)
+    t = -0.5 - u * _INV_SQRT3 + (_INV_SQRT3 - 0.5) * u * u  # below the root, exact at h = -1
+    for _ in range(3):  # the root is in [-1, -1/2]: the clamp guards against rounding
+        t = min(max(t - (4 * t * t * t - 3 * t - h) / max(12 * t * t - 3, 1e-300), -1.0), -0.5)
+    lam = q + 2 * p * t
+    a0, b0, c0 = a - lam, b - lam, c - lam
+    v0, v1, v2 = d * f - e * b0, e * d - a0 * f, a0 * b0 - d * d  # rows 0 x 1
+    n = v0 * v0 + v1 * v1 + v2 * v2
+    u0, u1, u2 = d * c0 - e * f, e * e - a0 * c0, a0 * f - d * e  # rows 0 x 2
+    m = u0 * u0 + u1 * u1 + u2 * u2
+    take = m > n
+    v0, v1, v2, n = (u0 if take else v0), (u1 if take else v1), (u2 if take else v2), max(m, n)
+    u0, u1, u2 = b0 * c0 - f * f, f * e - d * c0, d * f - b0 * e  # rows 1 x 2
+    m = u0 * u0 + u1 * u1 + u2 * u2
+    take = m > n
+    v0, v1, v2, n = (u0 if take else v0), (u1 if take else v1), (u2 if take else v2), max(m, n)
+    n = math.sqrt(n)
+    scale = max(abs(q), _TINY32)
+    flat = n <= _EPS32 * scale * scale
+    neg = (v0 < 0) | ((v0 == 0) & ((v1 < 0) | ((v1 == 0) & (v2 < 0))))
+    inv = (-1.0 if neg else 1.0) / (1.0 if flat else n)
+    return (1.0 if flat else v0 * inv), (0.0 if flat else v1 * inv), (0.0 if flat else v2 * inv)
 
 
-def _filter1d(vol: np.ndarray, sigma: float, axis: int, order: int, truncate: float
-              ) -> np.ndarray:
-    if axis == 0:
-        return _filter_axis0(vol, sigma, order, truncate)
-    return ndi.gaussian_filter1d(vol, sigma, axis=axis, order=order, truncate=truncate,
-                                 mode="nearest", output=np.float32)
+@njit(parallel=True, cache=True, error_model="numpy")
+def _z_eigen_kernel(t, nz, ny, nx, w, out):  # pragma: no cover
+    """Filter the 6 tensor components (flat ``(6, N)``) along z, then solve each voxel's
+    eigenvector into the flat ``(3, N)`` ``out``."""
+    size = nz * ny * nx
+    for y in prange(ny):
+        yi = np.int64(y) * nx
+        s = np.empty(6 * nx, np.float32)
+        for z in range(nz):
+            for c in range(6):
+                _filter_lines(t, c * size + yi, ny * nx, nz, z, w, False, s, c * nx, nx)
+            o, n = _u(z * ny * nx + yi), _u(nx)
+            for x in range(n):
+                v0, v1, v2 = _eigenvector(
+                    np.float64(s[x]), np.float64(s[n + x]), np.float64(s[2 * n + x]),
+                    np.float64(s[3 * n + x]), np.float64(s[4 * n + x]),
+                    np.float64(s[5 * n + x]))
+                out[o + x] = v0
+                out[_u(size) + o + x] = v1
+                out[_u(2 * size) + o + x] = v2
+
+
+def _locked(kernel, *args) -> None:
+    with _chunk.KERNEL_LOCK:
+        kernel(*args)
+
+
+def _separable(vol: np.ndarray, sigma: tuple[float, ...], order: tuple[int, ...],
+               truncate: float, out: np.ndarray, tmp: np.ndarray) -> None:
+    """float32 ``ndi.gaussian_filter(vol, sigma, order, mode="nearest")`` of a C-contiguous
+    float32 volume into the flat ``out``; ``tmp`` is flat scratch of the same size.
+
+    Large arrays are allocated by numpy (which asks for huge pages), not inside the kernels.
+    """
+    taps = [_taps(s, o, truncate) for s, o in zip(sigma, order, strict=True)]
+    odd = [o % 2 == 1 for o in order]
+    _locked(_xy_kernel, vol.ravel(), *vol.shape, taps[1], odd[1], taps[2], odd[2], tmp)
+    _locked(_z_kernel, tmp, *vol.shape, taps[0], odd[0], out)
 
 
 def _gaussian(vol: np.ndarray, sigma: float | tuple[float, float, float],
               order: tuple[int, int, int] = (0, 0, 0), truncate: float = 4.0) -> np.ndarray:
-    """float32 ``ndi.gaussian_filter(vol, sigma, order, mode="nearest")`` (axis 0 by BLAS)."""
-    sig = (sigma,) * 3 if np.isscalar(sigma) else tuple(sigma)
-    out = np.ascontiguousarray(vol, dtype=np.float32)
-    for ax in (2, 1, 0):
-        out = _filter1d(out, float(sig[ax]), ax, order[ax], truncate)
+    """float32 ``ndi.gaussian_filter(vol, sigma, order, mode="nearest")``."""
+    sig = (float(sigma),) * 3 if np.isscalar(sigma) else tuple(map(float, sigma))
+    vol = np.ascontiguousarray(vol, dtype=np.float32)
+    out = np.empty(vol.shape, np.float32)
+    _separable(vol, sig, tuple(order), truncate, out.ravel(), np.empty(vol.size, np.float32))
     return out
 
 
-def _orientation_np(volume: np.ndarray, sigma: float, rho: float, truncate: float,
-                    slab: int = 16) -> np.ndarray:
+def _orientation_np(volume: np.ndarray, sigma: float, rho: float, truncate: float
+                    ) -> np.ndarray:
     vol = np.ascontiguousarray(volume, dtype=np.float32)
-    f = _filter1d
-    sx = f(vol, sigma, 2, 0, truncate)  # separable passes shared between the gradients
-    dx = f(vol, sigma, 2, 1, truncate)
-    grads = [f(f(sx, sigma, 1, 0, truncate), sigma, 0, 1, truncate),
-             f(f(sx, sigma, 1, 1, truncate), sigma, 0, 0, truncate),
-             f(f(dx, sigma, 1, 0, truncate), sigma, 0, 0, truncate)]
-    del sx, dx
-    pairs = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
-    tensor = [_gaussian(grads[i] * grads[j], rho, truncate=truncate) for i, j in pairs]
-    del grads
-    out = np.empty((3,) + vol.shape, np.float32)
-    for z0 in range(0, vol.shape[0], slab):  # slabs keep temporaries small
-        out[:, z0:z0 + slab] = _smallest_eigenvector([t[z0:z0 + slab] for t in tensor])
-    return out
+    size = vol.size
+    grads = np.empty(3 * size, np.float32)  # gradients, later the directions
+    tensor = np.empty(6 * size, np.float32)  # first scratch for the gradients
+    for i, order in enumerate(((1, 0, 0), (0, 1, 0), (0, 0, 1))):
+        _separable(vol, (sigma,) * 3, order, truncate, grads[i * size:(i + 1) * size],
+                   tensor[:size])
+    w = _taps(rho, 0, truncate)
+    _locked(_tensor_xy_kernel, grads, *vol.shape, w, _PAIRS, tensor)
+    _locked(_z_eigen_kernel, tensor, *vol.shape, w, grads)
+    return grads.reshape((3,) + vol.shape)
 
 
 def orientation(volume: Any, sigma: float, rho: float, *, truncate: float = 4.0
@@ -129,8 +232,7 @@ def orientation(volume: Any, sigma: float, rho: float, *, truncate: float = 4.0
 
     The structure tensor ``S = G_rho * (grad I grad I^T)`` with gradients of a Gaussian of
     scale ``sigma`` is built at each voxel; the fibre direction is its eigenvector of the
-    smallest eigenvalue (the direction along which the intensity varies least). Computed in
-    float32 with a closed-form eigen solver.
+    smallest eigenvalue (the direction along which the intensity varies least).
 
     Parameters
     ----------
@@ -154,6 +256,14 @@ def orientation(volume: Any, sigma: float, rho: float, *, truncate: float = 4.0
     ValueError
         If ``volume`` is not 3D or not finite, or ``sigma``/``rho`` is not > 0.
 
+    Notes
+    -----
+    Filters and tensor are float32 (numba kernels, parallel over planes or rows, boundary
+    ``mode="nearest"`` as :func:`scipy.ndimage.gaussian_filter`); the 6 gradient products are
+    smoothed along x and y plane by plane, and the z pass is fused with a per-voxel float64
+    eigen solver (trigonometric closed form, the cosine refined by Newton steps; vectorised).
+    The kernels are compiled on first use (several seconds) and cached on disk.
+
     Examples
     --------
     >>> z, y, x = np.mgrid[:12, :12, :12]
@@ -168,4 +278,3 @@ def orientation(volume: Any, sigma: float, rho: float, *, truncate: float = 4.0
     kwargs = {"sigma": float(sigma), "rho": float(rho), "truncate": float(truncate)}
     depth = _chunk.gaussian_depth(sigma, rho, truncate=truncate)
     return _chunk.apply(_orientation_np, volume, depth=depth, n_new=3, **kwargs)
-
