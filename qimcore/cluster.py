@@ -77,6 +77,9 @@ def local_cluster(n_workers: int = 2, *, memory_limit: str | int = "2GB",
                                             integer=True)
     from distributed import LocalCluster
 
+    if dashboard_address is None:  # the scheduler's HTTP endpoints: a free port, not 8787
+        kwargs["scheduler_kwargs"] = {"dashboard": False, "dashboard_address": "127.0.0.1:0",
+                                      **kwargs.get("scheduler_kwargs", {})}
     return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                         memory_limit=memory_limit, processes=processes,
                         dashboard_address=dashboard_address, **kwargs)
@@ -127,8 +130,9 @@ def slurm_cluster(*, cores: int | None = None, memory: str | None = None,
 
     Examples
     --------
+    >>> no_dashboard = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
     >>> with slurm_cluster(cores=4, memory="8GB", walltime="00:10:00",
-    ...                    scheduler_options={"dashboard_address": None}) as cluster:
+    ...                    scheduler_options=no_dashboard) as cluster:
     ...     print([line for line in cluster.job_script().splitlines()
     ...            if line.startswith("#SBATCH --")])
     ['#SBATCH --cpus-per-task=4', '#SBATCH --mem=8G']

@@ -15,6 +15,9 @@ from qimcore.batch import porosity_by_slab
 from qimcore.cluster import local_cluster, slurm_cluster
 from qimcore.fibres import orientation
 
+# the scheduler's HTTP endpoints on a free port: port 8787 may be held by a running cluster
+NO_DASHBOARD = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+
 
 @pytest.fixture
 def volume(rng):
@@ -49,7 +52,7 @@ def test_slurm_job_script_is_built_without_submitting():
     with slurm_cluster(cores=8, memory="16GB", processes=4, walltime="00:30:00", queue="short",
                        account="qim", job_extra_directives=["--gres=gpu:1"],
                        job_script_prologue=["module load python"],
-                       scheduler_options={"dashboard_address": None}) as cluster:
+                       scheduler_options=NO_DASHBOARD) as cluster:
         script = cluster.job_script()
         assert cluster.workers == {}  # nothing submitted
     lines = script.splitlines()
@@ -64,9 +67,15 @@ def test_slurm_job_script_is_built_without_submitting():
 
 
 def test_slurm_cluster_defaults_one_process_per_core():
-    with slurm_cluster(cores=3, memory="3GB", scheduler_options={"dashboard_address": None}
+    with slurm_cluster(cores=3, memory="3GB", scheduler_options=NO_DASHBOARD
                        ) as cluster:
         worker = cluster.job_script().splitlines()[-1]
     assert "--nworkers 3" in worker and "--nthreads 1" in worker
     with pytest.raises(ValueError, match="cores"):
         slurm_cluster(cores=0)
+
+
+def test_two_local_clusters_side_by_side_claim_no_fixed_port():
+    """Without a dashboard, no cluster takes port 8787 (a second one would warn: an error here)."""
+    with local_cluster(1, processes=False) as first, local_cluster(1, processes=False) as second:
+        assert first.scheduler_address != second.scheduler_address
