@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from qimcore.surfaces._maxflow import min_closure
+from qimcore.surfaces._maxflow import _push, min_closure
 
 
 def closure_weight(weight, arcs, sink_rows):
@@ -96,3 +96,10 @@ def test_infinite_cut_returns_none():
     assert min_closure(weight.copy(), (np.array([0]), np.array([1]), np.array([0]))) is None
     # the same arc from the sink-forced column is satisfiable
     assert min_closure(weight.copy(), (np.array([1]), np.array([0]), np.array([0]))).tolist() == [0, 1]
+
+
+def test_orphan_queue_grows_and_keeps_fifo_order():
+    buf, head, count = np.array([7, 5], np.int32), 1, 1          # holds [5], wrapped
+    for x in (1, 2, 3, 4):
+        buf, head, count = _push(buf, head, count, x)
+    assert [buf[(head + i) % len(buf)] for i in range(count)] == [5, 1, 2, 3, 4]

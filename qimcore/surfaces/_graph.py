@@ -108,7 +108,7 @@ def detect_surfaces(cost: Any, n_surfaces: int = 1, delta: int | Sequence[int] =
     deltas = _check_delta(delta, len(cols))
     wraps = _check_wrap(wrap, len(cols))
     min_distance = _check_distances(min_distance, max_distance, n, depth)
-    columns = [c.astype(np.float64) for c in costs]
+    columns = [np.asarray(c, np.float64) for c in costs]  # no copy of float64 costs
     if region_cost is not None:
         region = _validate.array(region_cost, "region_cost")
         if region.shape != (n + 1, depth) + cols:
@@ -116,7 +116,7 @@ def detect_surfaces(cost: Any, n_surfaces: int = 1, delta: int | Sequence[int] =
                              f"(n_surfaces + 1, Z) + S; got {region.shape}")
         for i in range(n):
             step = np.asarray(region[i + 1], np.float64) - region[i]
-            columns[i] += np.cumsum(step[::-1], axis=0)[::-1]
+            columns[i] = columns[i] + np.cumsum(step[::-1], axis=0)[::-1]
     return _solve(columns, deltas, wraps, min_distance, max_distance)
 
 

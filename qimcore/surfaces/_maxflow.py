@@ -21,6 +21,7 @@ from numba import njit
 FREE, SOURCE, SINK = 0, 1, 2
 NONE, TERMINAL, ORPHAN = -1, -2, -3
 FAR = np.int32(2**30)  # distance of a node cut off from its terminal
+DMAX = 32767  # largest stored distance (int16)
 
 
 def min_closure(weight: np.ndarray, arcs: tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -149,6 +150,19 @@ def _parent_arc(table, start, rows, v, a):  # pragma: no cover
 
 
 @njit(cache=True)
+def _push(buf, head, count, x):  # pragma: no cover
+    """Append ``x`` to the circular FIFO ``buf[head:head + count]``, doubling it when full."""
+    size = buf.shape[0]
+    if count == size:
+        grown = np.empty(2 * size, buf.dtype)
+        for i in range(count):
+            grown[i] = buf[(head + i) % size]
+        buf, head, size = grown, 0, 2 * size
+    buf[(head + count) % size] = x
+    return buf, head, count + 1
+
+
+@njit(cache=True)
 def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
     """Boykov-Kolmogorov max-flow; ``cap`` = source (>0) or sink (<0) residual per node.
 
@@ -159,10 +173,10 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
     _column_flow(cap, flow, rows, n_cols)
     parent = np.full(n, NONE, np.int16)
     ts = np.zeros(n, np.int32)
-    dist = np.zeros(n, np.int32)
+    dist = np.zeros(n, np.int16)  # a heuristic: saturates at DMAX
     queue = np.empty(n, np.int32)
     queued = np.zeros(n, np.bool_)
-    orphans = np.empty(n, np.int32)
+    orphans = np.empty(n // 64 + 16, np.int32)  # grows when needed
     head = 0
     tail = 0
     size = 0
@@ -212,7 +226,7 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
                 tree[u] = tv
                 parent[u] = table[e, REV]
                 ts[u] = ts[v]
-                dist[u] = dist[v] + 1
+                dist[u] = min(dist[v] + 1, DMAX)
                 if not queued[u]:
                     queue[tail] = u
                     tail = tail + 1 if tail + 1 < n else 0
@@ -224,7 +238,7 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
             elif ts[u] <= ts[v] and dist[u] > dist[v]:
                 parent[u] = table[e, REV]
                 ts[u] = ts[v]
-                dist[u] = dist[v] + 1
+                dist[u] = min(dist[v] + 1, DMAX)
         if meet < 0:
             current = -1
             continue
@@ -261,23 +275,21 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
                     if (cap[x] <= 0) if side == SOURCE else (cap[x] >= 0):
                         cap[x] = 0.0
                         parent[x] = ORPHAN
-                        orphans[n_orphans] = x
-                        n_orphans += 1
+                        orphans, o_head, n_orphans = _push(orphans, o_head, n_orphans, x)
                     break
                 y, g, e = _parent_arc(table, start, rows, x, parent[x])
                 if e == against:
                     flow[g] -= bottleneck
                     if flow[g] <= 0:
                         parent[x] = ORPHAN
-                        orphans[n_orphans] = x
-                        n_orphans += 1
+                        orphans, o_head, n_orphans = _push(orphans, o_head, n_orphans, x)
                 else:
                     flow[g] += bottleneck
                 x = y
         # ---- adopt the orphans
         while n_orphans > 0:
             x = orphans[o_head]
-            o_head = o_head + 1 if o_head + 1 < n else 0
+            o_head = o_head + 1 if o_head + 1 < orphans.shape[0] else 0
             n_orphans -= 1
             tx = tree[x]
             c = x // rows
@@ -318,13 +330,13 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
                     z = y
                     while ts[z] != time:
                         ts[z] = time
-                        dist[z] = dd
+                        dist[z] = min(dd, DMAX)
                         dd -= 1
                         z = _parent_arc(table, start, rows, z, parent[z])[0]
             if best != NONE:
                 parent[x] = best
                 ts[x] = time
-                dist[x] = best_d + 1
+                dist[x] = min(best_d + 1, DMAX)
                 continue
             # no parent: x becomes free; its children become orphans, its neighbours active
             for e in range(start[c], start[c + 1]):
@@ -342,8 +354,7 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
                     queued[y] = True
                 if parent[y] == table[e, REV]:
                     parent[y] = ORPHAN
-                    orphans[(o_head + n_orphans) % n] = y
-                    n_orphans += 1
+                    orphans, o_head, n_orphans = _push(orphans, o_head, n_orphans, y)
             tree[x] = FREE
             parent[x] = NONE
     return True
