@@ -85,7 +85,8 @@ def _arc_table(n_cols: int, rows: int, src: np.ndarray, dst: np.ndarray, slack: 
     out_local = np.arange(len(src)) - (np.cumsum(n_out) - n_out)[src]
     in_local = np.empty(len(dst), np.int64)                   # position in dst's in-list
     in_local[in_order] = np.arange(len(dst)) - (np.cumsum(n_in) - n_in)[dst[in_order]]
-    table = np.empty((start[-1], 6), np.int64)
+    small = (n_cols + len(src)) * rows < 2**31                # int32 indices suffice
+    table = np.empty((start[-1], 6), np.int32 if small else np.int64)
     col = np.arange(n_cols) * rows
     table[start[:-1]] = np.stack([col + 1, col, np.zeros(n_cols), np.full(n_cols, rows - 2),
                                   np.ones(n_cols), np.ones(n_cols)], axis=1)
@@ -155,10 +156,11 @@ def _push(buf, head, count, x):  # pragma: no cover
     size = buf.shape[0]
     if count == size:
         grown = np.empty(2 * size, buf.dtype)
-        for i in range(count):
-            grown[i] = buf[(head + i) % size]
+        grown[:size - head] = buf[head:]
+        grown[size - head:size] = buf[:head]
         buf, head, size = grown, 0, 2 * size
-    buf[(head + count) % size] = x
+    tail = head + count
+    buf[tail - size if tail >= size else tail] = x
     return buf, head, count + 1
 
 
@@ -174,23 +176,21 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
     parent = np.full(n, NONE, np.int16)
     ts = np.zeros(n, np.int32)
     dist = np.zeros(n, np.int16)  # a heuristic: saturates at DMAX
-    queue = np.empty(n, np.int32)
+    n_active = 0
+    for v in range(n):
+        n_active += cap[v] != 0
+    queue = np.empty(n_active + n // 64 + 16, np.int32)  # FIFO of active nodes; grows
     queued = np.zeros(n, np.bool_)
-    orphans = np.empty(n // 64 + 16, np.int32)  # grows when needed
+    orphans = np.empty(n // 64 + 16, np.int32)  # FIFO of orphans; grows
     head = 0
-    tail = 0
     size = 0
     for v in range(n):
         if cap[v] != 0:
             tree[v] = SOURCE if cap[v] > 0 else SINK
             parent[v] = TERMINAL
             dist[v] = 1
-            queue[tail] = v
-            tail += 1
-            size += 1
+            queue, head, size = _push(queue, head, size, v)
             queued[v] = True
-    if tail == n:
-        tail = 0
     time = 0
     current = -1
     while True:
@@ -199,7 +199,7 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
             current = -1
         while current < 0 and size > 0:
             v = queue[head]
-            head = head + 1 if head + 1 < n else 0
+            head = head + 1 if head + 1 < queue.shape[0] else 0
             size -= 1
             queued[v] = False
             if tree[v] != FREE:
@@ -228,9 +228,7 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
                 ts[u] = ts[v]
                 dist[u] = min(dist[v] + 1, DMAX)
                 if not queued[u]:
-                    queue[tail] = u
-                    tail = tail + 1 if tail + 1 < n else 0
-                    size += 1
+                    queue, head, size = _push(queue, head, size, u)
                     queued[u] = True
             elif tu != tv:
                 meet = e
@@ -348,9 +346,7 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
                 else:
                     res = np.inf if dy == 1 else flow[g]
                 if res > 0 and not queued[y]:
-                    queue[tail] = y
-                    tail = tail + 1 if tail + 1 < n else 0
-                    size += 1
+                    queue, head, size = _push(queue, head, size, y)
                     queued[y] = True
                 if parent[y] == table[e, REV]:
                     parent[y] = ORPHAN
