@@ -111,7 +111,7 @@ def detect_surfaces_banded(cost: Any, n_surfaces: int = 1, delta: int | Sequence
     that it may not. A much cheaper surface far from the coarse answer that block averaging
     hides (e.g. a one-voxel-thin line) is not found: lower ``factor`` or widen ``band``
     where such features matter. Beyond the cost array, memory is that of the fine graph
-    with its implicit arcs (see :func:`detect_surfaces`): about 50 bytes per node for one
+    with its implicit arcs (see :func:`detect_surfaces`): about 35 bytes per node for one
     surface with ``delta`` constraints along two column axes.
 
     Examples
