@@ -181,10 +181,7 @@ def _maxflow(cap, flow, rows, start, table, tree):  # pragma: no cover
     parent = np.full(n, NONE, np.int16)
     ts = np.zeros(n, np.int32)
     dist = np.zeros(n, np.int16)  # a heuristic: saturates at DMAX
-    n_active = 0
-    for v in range(n):
-        n_active += cap[v] != 0
-    queue = np.empty(n_active + n // 64 + 16, np.int32)  # FIFO of active nodes; grows
+    queue = np.empty(np.count_nonzero(cap) + n // 64 + 16, np.int32)  # FIFO of active nodes; grows
     queued = np.zeros(n, np.bool_)
     orphans = np.empty(n // 64 + 16, np.int32)  # FIFO of orphans; grows
     head = 0
