@@ -12,6 +12,7 @@ from ._cli import main
 from ._grid import notebook_parameters, read_grid
 from ._runner import run_batch
 from ._slabs import porosity_by_slab, slab_statistics
+from ._tables import save_tables
 
 __all__ = ["main", "notebook_parameters", "porosity_by_slab", "read_grid", "run_batch",
-           "slab_statistics"]
+           "save_tables", "slab_statistics"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pandas as pd
 
 from .. import _validate
 from ._grid import OUTPUT_PARAMETER, notebook_parameters, plan_runs, read_grid
+from ._tables import atomic_write_table
 
 SUMMARY = "summary.csv"
 RUN_FILE = "run.json"
@@ -191,15 +191,6 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _atomic_write(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if path.suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def _write_summary(output: Path, runs: list, records: dict[str, Any]) -> None:
     rows = []
     for run_id, params in runs:
@@ -208,7 +199,7 @@ def _write_summary(output: Path, runs: list, records: dict[str, Any]) -> None:
                      "error": record.get("error", ""), "duration_s": record.get("duration_s"),
                      "notebook": (f"{run_id}/{record['notebook']}"
                                   if record.get("status") == "done" else ""), **params})
-    _atomic_write(pd.DataFrame(rows, dtype=object), output / SUMMARY)  # 3 stays 3, not 3.0
+    atomic_write_table(pd.DataFrame(rows, dtype=object), output / SUMMARY)  # 3 stays 3, not 3.0
 
 
 def _merge_tables(output: Path, runs: list, records: dict[str, Any], table_format: str) -> None:
@@ -227,5 +218,5 @@ def _merge_tables(output: Path, runs: list, records: dict[str, Any], table_forma
     if merged:
         (output / TABLES).mkdir(exist_ok=True)
     for name, tables in merged.items():
-        _atomic_write(pd.concat(tables, ignore_index=True),
+        atomic_write_table(pd.concat(tables, ignore_index=True),
                       output / TABLES / f"{name}.{table_format}")
