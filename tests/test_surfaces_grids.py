@@ -12,6 +12,7 @@ from qimcore.surfaces import (
     deform_mesh,
     detect_surfaces,
     edge_cost,
+    heights_to_labels,
     heights_to_mesh,
     mesh_normals,
     normals_to_points,
@@ -80,6 +81,26 @@ def test_polar_radii_inverts_polar_to_points(rng):
     np.testing.assert_allclose(polar_radii(ellipse, (30, 30), 36), exact, atol=1e-4)
     both = polar_radii(np.stack([ellipse, ellipse - 5]), [(30, 30), (25, 25)], 36)
     np.testing.assert_allclose(both, [exact, exact], atol=1e-4)
+
+
+def test_heights_to_labels_is_the_region_convention_of_detect_surfaces(rng):
+    heights = np.sort(rng.integers(0, 12, (3, 5, 6)), axis=0)
+    labels = heights_to_labels(heights, 12)
+    assert labels.shape == (12, 5, 6) and labels.dtype == np.uint8
+    z = np.arange(12)[:, None, None]
+    for k in range(4):                                   # region k: h[k-1] <= z < h[k]
+        lo = heights[k - 1] if k else np.zeros((5, 6), int)
+        hi = heights[k] if k < 3 else np.full((5, 6), 12)
+        np.testing.assert_array_equal(labels == k, (z >= lo) & (z < hi))
+    # the labels of a region_cost solution are the cheapest labelling: each region pays 1
+    # outside its own class, so a labelling of ordered regions is found exactly
+    volume, truth = terrain((20, 6, 7), n_surfaces=2, noise=0.0, random_state=1)
+    truth_labels = heights_to_labels(truth, 20)
+    region = np.stack([(truth_labels != k) for k in range(3)]).astype(float)
+    h = detect_surfaces(np.zeros((20, 6, 7)), n_surfaces=2, region_cost=region)
+    np.testing.assert_array_equal(heights_to_labels(h, 20), truth_labels)
+    with pytest.raises(ValueError, match="heights"):
+        heights_to_labels(np.zeros((2, 3)), 4)
 
 
 # ------------------------------------------------------------------------------ HeightGrid

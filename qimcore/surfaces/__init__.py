@@ -10,7 +10,8 @@ volumes. A case study reads grid -> cost -> ``detect_surfaces`` -> points or mes
 - costs (``edge_cost``, ``region_cost``, ``probability_cost``) turn intensities or class
   probabilities into costs (lower = more likely a boundary);
 - geometry: ``curve_normals``, ``polygon_area``, ``polar_radii``, ``ray_directions``,
-  ``mesh_normals``, ``sphere_mesh``, ``mask_mesh``, ``heights_to_mesh``; ``deform_mesh``
+  ``mesh_normals``, ``sphere_mesh``, ``mask_mesh``, ``heights_to_mesh``, ``heights_to_labels``
+  (the segmentation a set of surfaces makes); ``deform_mesh``
   refines a closed 3D mesh along its normals.
 """
 

@@ -26,7 +26,7 @@ from ._curves import _angles, curve_normals, polar_radii, polygon_area
 from ._graph import _solve_band
 from ._mesh import _edges, _lattice_mesh, _mesh, heights_to_mesh, mesh_normals
 
-__all__ = ["CurveNormalGrid", "HeightGrid", "MeshNormalGrid", "PolarGrid"]
+__all__ = ["CurveNormalGrid", "HeightGrid", "MeshNormalGrid", "PolarGrid", "heights_to_labels"]
 
 
 def _vector(values: Any, name: str) -> np.ndarray:
@@ -87,6 +87,41 @@ def _tube(curves: np.ndarray, z: Any, voxel_size: Any, flip: bool
     zz = np.broadcast_to(zs[:, None, None], curves.shape[:-1] + (1,))
     return _lattice_mesh(np.concatenate([zz, curves], axis=-1), voxel_size, wrap=True,
                          flip=flip)
+
+
+def heights_to_labels(heights: Any, depth: int) -> np.ndarray:
+    """Region of every sample between ordered surfaces: the segmentation they make.
+
+    Sample ``(z, p)`` gets the number of surfaces with ``heights[i][p] <= z``: 0 below the
+    first surface, ``k`` between surfaces ``k - 1`` and ``k``, the region convention of
+    :func:`detect_surfaces` (a surface sample belongs to the region above it).
+
+    Parameters
+    ----------
+    heights : (n_surfaces,) + S array_like of int
+        Surfaces on any grid, e.g. from :func:`detect_surfaces`.
+    depth : int
+        Number of depth samples ``K`` (the cost's axis 0).
+
+    Returns
+    -------
+    labels : (K,) + S ndarray of the smallest unsigned int holding ``n_surfaces``
+
+    Examples
+    --------
+    >>> heights_to_labels([[1, 2], [3, 3]], 4).T.tolist()
+    [[0, 1, 1, 2], [0, 0, 1, 2]]
+    """
+    h = np.asarray(_validate.array(heights, "heights", allow_dask=False))
+    if h.ndim < 2 or not np.issubdtype(h.dtype, np.integer):
+        raise ValueError(f"heights must be an integer array (n_surfaces,) + S; got {h.dtype} "
+                         f"{h.shape}")
+    depth = _validate.positive(depth, "depth", integer=True)
+    z = np.arange(depth).reshape((-1,) + (1,) * (h.ndim - 1))
+    labels = np.zeros((depth,) + h.shape[1:], np.min_scalar_type(len(h)))
+    for surface in h:
+        labels += z >= surface
+    return labels
 
 
 class HeightGrid:
