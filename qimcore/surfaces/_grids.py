@@ -140,6 +140,7 @@ class HeightGrid:
 
     Attributes
     ----------
+    shape : tuple of int
     depths : (K,) ndarray of float64
     wrap : tuple
         ``()``: no cyclic axis.
