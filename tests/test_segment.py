@@ -148,12 +148,12 @@ def test_predict_proba_on_fitted_image_matches_propagate(rng):
 
 
 def test_kmeans_words_are_the_nearest_centres(rng, monkeypatch):
-    import qimcore.segment as mod
+    from qimcore.segment import _clustering
 
-    monkeypatch.setattr(mod, "_BLOCK", 50)  # several blocks of rows
+    monkeypatch.setattr(_clustering, "BLOCK", 50)  # several blocks of rows
     image = rng.random((23, 19)).astype(np.float32)
     seg = DictionarySegmenter(3, 12, n_basis=3).fit(image)
-    feats = seg._features(seg._normalised(image), seg._scales[0])
+    feats = seg._model.scales[0].dictionary.rows((image - image.mean()) / image.std())
     dist = ((feats[:, None, :] - seg.centers_[None]) ** 2).sum(-1)
     best = dist.min(1, keepdims=True)
     # the chosen word is a nearest centre (ties allowed up to float32 rounding)
