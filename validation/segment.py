@@ -31,9 +31,11 @@ NEIGHBOURS = ({"patch_size": 3}, {"patch_size": 7}, {"patch_size": 9}, {"patch_s
               {"method": "kmtree"})
 
 
-def _accuracy(segmenter: DictionarySegmenter, labels: np.ndarray, truth: np.ndarray) -> float:
+def _accuracy(segmenter: DictionarySegmenter, labels: np.ndarray, truth: np.ndarray,
+              n_classes: int) -> float:
     """Fraction of all pixels whose most probable class is the true one."""
-    return float((segmenter.propagate(labels).argmax(0) + 1 == truth).mean())
+    prob = segmenter.propagate(labels, n_classes=n_classes)
+    return float((prob.argmax(0) + 1 == truth).mean())
 
 
 def _labels(truth: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -50,7 +52,7 @@ def sweep(n_images: int = 12, fractions: tuple[float, ...] = (0.0016, 0.005, 0.0
     fit_keys = ("patch_size", "n_words", "n_basis", "method")
     scores: dict[str, list[float]] = {name: [] for name, _ in configs}
     for i in range(n_images):
-        image, truth, _ = texture_family(SHAPE, random_state=seed + i)
+        image, truth, p = texture_family(SHAPE, random_state=seed + i)
         labels = [_labels(truth, f, seed + i) for f in fractions]
         fitted: dict[tuple, DictionarySegmenter] = {}
         for name, params in configs:
@@ -62,7 +64,7 @@ def sweep(n_images: int = 12, fractions: tuple[float, ...] = (0.0016, 0.005, 0.0
             defaults = DictionarySegmenter()
             for k in ("steps", "smooth", "weighting"):
                 setattr(seg, k, params.get(k, getattr(defaults, k)))
-            scores[name] += [_accuracy(seg, lab, truth) for lab in labels]
+            scores[name] += [_accuracy(seg, lab, truth, p["n_classes"]) for lab in labels]
     return [(name, np.array(s)) for name, s in scores.items()]
 
 
@@ -120,13 +122,13 @@ def report(figures: pathlib.Path, n_sweep: int = 8) -> str:
     new = np.zeros((len(FRACTIONS), n))
     old = np.zeros((len(FRACTIONS), n))
     for i in range(n):
-        image, truth, _ = texture_family(SHAPE, random_state=i)
+        image, truth, p = texture_family(SHAPE, random_state=i)
         fitted = {"new": DictionarySegmenter().fit(image),
                   "old": DictionarySegmenter(**OLD_DEFAULTS).fit(image)}
         for j, f in enumerate(FRACTIONS):
             labels = _labels(truth, f, i)
-            new[j, i] = _accuracy(fitted["new"], labels, truth)
-            old[j, i] = _accuracy(fitted["old"], labels, truth)
+            new[j, i] = _accuracy(fitted["new"], labels, truth, p["n_classes"])
+            old[j, i] = _accuracy(fitted["old"], labels, truth, p["n_classes"])
     fig_fraction = _plot(figures, "segment_fraction", 100 * np.array(FRACTIONS),
                          {"defaults": new, "old defaults": old},
                          "labelled pixels (%)", log=True)
@@ -138,10 +140,11 @@ def report(figures: pathlib.Path, n_sweep: int = 8) -> str:
     for i in range(n):
         for j, k in enumerate(classes):
             image, truth, _ = texture_family(SHAPE, n_classes=k, random_state=100 + i)
-            by_class[j, i] = _accuracy(seg.fit(image), _labels(truth, 0.005, i), truth)
+            by_class[j, i] = _accuracy(seg.fit(image), _labels(truth, 0.005, i), truth, k)
         for j, c in enumerate(contrasts):
-            image, truth, _ = texture_family(SHAPE, contrast=c, random_state=200 + i)
-            by_contrast[j, i] = _accuracy(seg.fit(image), _labels(truth, 0.005, i), truth)
+            image, truth, p = texture_family(SHAPE, contrast=c, random_state=200 + i)
+            by_contrast[j, i] = _accuracy(seg.fit(image), _labels(truth, 0.005, i), truth,
+                                          p["n_classes"])
     fig_class = _plot(figures, "segment_classes", np.array(classes), {"defaults": by_class},
                       "number of classes")
     fig_contrast = _plot(figures, "segment_contrast", np.array(contrasts),

@@ -144,10 +144,11 @@ class DictionarySegmenter:
     ``M = 9``); on the 128³ nerves volume ``M = 5``: 0.6 s, ``M = 7``: 1.7 s, ``M = 9``: 3.6 s.
     Two steps cost about twice one step plus a pass over all pixels per offset.
 
-    The defaults (``patch_size=5``, ``steps=2``) measured best across the texture family
+    The defaults (``patch_size=7``, ``steps=2``) measured best across the texture family
     :func:`qimcore.data.synthetic.texture_family` (2-5 classes, periods 3-12 px, contrast 1-5,
-    0.16-2 % labelled): mean accuracy 0.98 against 0.94 for the former ``patch_size=9,
-    steps=1``; see ``validation/segment.py`` and the accuracy report.
+    0.16-2 % labelled), in the mean and in the worst tenth of the images; the former
+    ``patch_size=9, steps=1`` lost 3-6 points of accuracy (``validation/segment.py``, the
+    accuracy report). Two steps of ``M = 7`` cost about one step of ``M = 9``.
 
     A new :meth:`fit` or :meth:`propagate` replaces the fitted model or the result in one
     assignment: another thread calling :meth:`predict_proba` or :meth:`predict` meanwhile
@@ -167,14 +168,14 @@ class DictionarySegmenter:
     >>> prob = seg.propagate(labels)
     >>> prob.shape, prob.dtype.name
     ((2, 40, 40), 'float32')
-    >>> print(f"{(seg.predict() == truth).mean():.2f}")
-    0.99
+    >>> bool((seg.predict() == truth).mean() > 0.95)
+    True
     >>> flipped = seg.predict_proba(image[::-1])     # a new image, same dictionary
-    >>> print(f"{(flipped.argmax(0) + 1 == truth[::-1]).mean():.2f}")
-    0.99
+    >>> bool((flipped.argmax(0) + 1 == truth[::-1]).mean() > 0.95)
+    True
     """
 
-    def __init__(self, patch_size: int | tuple[int, ...] = 5, n_words: int = 1000,
+    def __init__(self, patch_size: int | tuple[int, ...] = 7, n_words: int = 1000,
                  method: str = "kmeans", features: str = "intensity",
                  sigmas: tuple[float, ...] = (1, 2, 4), random_state: int | None = 0, *,
                  n_basis: int | None = None, n_samples: int = 20_000, branching: int = 10,

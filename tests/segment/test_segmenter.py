@@ -290,7 +290,7 @@ def test_nerves_sample_with_shipped_scribbles():
 
     from qimcore.data import sample
 
-    path = Path(__file__).resolve().parents[1] / "data_samples" / "nerves_scribbles.npz"
+    path = Path(__file__).resolve().parents[2] / "data_samples" / "nerves_scribbles.npz"
     labels = load_scribbles(path)
     volume = sample("nerves")
     assert labels.shape == volume.shape and set(np.unique(labels)) == {0, 1, 2, 3}

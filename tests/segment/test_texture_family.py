@@ -46,14 +46,18 @@ def test_family_bad_ranges(kwargs, match):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_defaults_accuracy_across_the_family(seed):
-    """Defaults, 128² members of the whole family, 1 % of the pixels labelled."""
+    """Defaults, 128² members of the whole family, 1 % of the pixels labelled.
+
+    Measured 0.925-0.993 on members 0-11; the bound leaves room for harder members (5 classes
+    of long period at contrast 1 reach 0.80 at 0.5 % labelled, see validation/segment.py).
+    """
     image, truth, p = texture_family((128, 128), random_state=seed)
     labels = sparse_labels(truth, 0.01, random_state=seed)
     seg = DictionarySegmenter().fit(image)
-    prob = seg.propagate(labels)
+    prob = seg.propagate(labels, n_classes=p["n_classes"])
     np.testing.assert_allclose(prob.sum(0), 1, atol=1e-5)
     assert (seg.predict()[labels > 0] == labels[labels > 0]).all()
     assert (seg.predict() == truth).mean() >= ACCURACY_BOUND
 
 
-ACCURACY_BOUND = 0.9
+ACCURACY_BOUND = 0.85

@@ -151,7 +151,8 @@ def texture_family(shape: tuple[int, ...] = (128, 128), *,
 
     Examples
     --------
-    >>> image, truth, params = texture_family((48, 64), n_classes=3, random_state=1)
+    >>> image, truth, params = texture_family((48, 64), n_classes=3, region_size=6,
+    ...                                       random_state=1)
     >>> image.shape, params["n_classes"], sorted(np.unique(truth).tolist())
     ((48, 64), 3, [1, 2, 3])
     >>> bool(3 <= min(params["periods"]) and max(params["periods"]) <= 12)
