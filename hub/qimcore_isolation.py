@@ -61,7 +61,8 @@ def server_python(folder: Path) -> tuple[Path, dict[str, str]]:
     python : Path
         The interpreter for the user servers.
     env : dict of str to str
-        Environment it needs (``LD_LIBRARY_PATH`` for a copied shared ``libpython``).
+        Environment it needs: ``LD_LIBRARY_PATH`` for a copied shared ``libpython``, and the
+        hub venv's Jupyter folders (server extensions such as JupyterLab, kernel specs).
     """
     probe = [sys.executable, "-c", "import jupyterhub.singleuser"]
     if run_unprivileged(probe, {"PATH": "/usr/bin:/bin"}).returncode == 0:
@@ -71,7 +72,9 @@ def server_python(folder: Path) -> tuple[Path, dict[str, str]]:
     base, venv = folder / "base", folder / "venv"
     marker = folder / "built-from.json"
     origin = json.dumps({"base": sys.base_prefix, "version": sys.version, "packages": packages})
-    env = {"LD_LIBRARY_PATH": str(base / "lib")}
+    env = {"LD_LIBRARY_PATH": str(base / "lib"),
+           "JUPYTER_CONFIG_PATH": str(Path(sys.prefix) / "etc" / "jupyter"),
+           "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
     if not (marker.exists() and marker.read_text() == origin):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, mode=0o755)
@@ -83,7 +86,7 @@ def server_python(folder: Path) -> tuple[Path, dict[str, str]]:
         (base / "bin").mkdir()
         shutil.copy2(Path(sys.executable).resolve(), base / "bin" / version)
         subprocess.run([str(base / "bin" / version), "-m", "venv", "--without-pip", str(venv)],
-                       env=dict(os.environ, **env), check=True)
+                       env=dict(os.environ, LD_LIBRARY_PATH=env["LD_LIBRARY_PATH"]), check=True)
         site = venv / "lib" / version / "site-packages"
         (site / "qimcore_hub_packages.pth").write_text(
             f"import site; site.addsitedir({packages!r})\n")

@@ -185,10 +185,11 @@ class Hub:
     Run as root (as in CI) it starts every server as an unprivileged account ``<prefix><name>``
     with a unique prefix; ``stop`` deletes those accounts and the hub's folder. The admin is
     created at start from a password file, or (``admin_password_file=False``) signs up with the
-    one-time link the hub prints.
+    one-time link the hub prints. ``before_start(state_folder)`` runs before the hub starts.
     """
 
-    def __init__(self, tmp: Path, admin_password_file: bool = True, **extra_env: str):
+    def __init__(self, tmp: Path, admin_password_file: bool = True, before_start=None,
+                 **extra_env: str):
         if os.geteuid() == 0:  # the unprivileged accounts must reach their folders
             tmp = Path(tempfile.mkdtemp(prefix="qimcore-hub-"))
             tmp.chmod(0o755)
@@ -225,6 +226,8 @@ class Hub:
             env["QIMCORE_HUB_ADMIN_PASSWORD_FILE"] = str(tmp / "admin-password")
             self.admin_password = password
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        if before_start is not None:
+            before_start(self.state)
         jhub = Path(sys.executable).parent / "jupyterhub"
         with self.log.open("w") as logf:
             self.proc = subprocess.Popen(
@@ -242,8 +245,9 @@ class Hub:
         return re.search(r"(/hub/signup\?admin_token=\S+)", self.log.read_text()).group(1)
 
     # forms and APIs with the hub's xsrf protection
-    def session(self, source: str | None = None) -> requests.Session:
+    def session(self, source: str | None = None, headers: dict | None = None) -> requests.Session:
         s = requests.Session()
+        s.headers.update(headers or {})
         if source:
             s.mount("http://", _SourceAddress(source))
         s.get(f"{self.url}/hub/login", timeout=10)
