@@ -53,7 +53,14 @@ REPO = Path(__file__).resolve().parent
 if str(REPO / "hub") not in sys.path:
     sys.path.insert(0, str(REPO / "hub"))
 from qimcore_auth import NAME_RULE, valid_name  # noqa: E402
-from qimcore_isolation import make_private, make_read_only, run_unprivileged, server_python  # noqa: E402
+from qimcore_isolation import (  # noqa: E402
+    make_private,
+    make_read_only,
+    prepare_home,
+    run_unprivileged,
+    server_python,
+    users_folder,
+)
 from qimcore_seed import seed_home  # noqa: E402
 
 os.umask(0o077)  # whatever the hub writes is private unless made otherwise on purpose
@@ -160,9 +167,7 @@ elif not _has_admin():
           "other sign-ups at /hub/authorize.\n", file=sys.stderr, flush=True)
 
 # --- spawning: one server per user, own folder with a copy of the notebooks ----------------
-ISOLATED = ROOT and SPAWNER == "local"  # each server as its own unprivileged account
-USERS = Path(os.environ.get("QIMCORE_HUB_USERS_DIR", STATE.parent / f"{STATE.name}-users"
-                            if ISOLATED else STATE / "users")).resolve()
+USERS = users_folder(STATE)
 SEED = {"sources": {f: str(REPO / f) for f in ("notebooks", "tutorials")},
         "links": {name: str(target) for name, target in SHARED.items()}}
 c.Spawner.notebook_dir = str(USERS / "{username}")
@@ -170,18 +175,21 @@ c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
 c.Spawner.args = ["--ServerApp.contents_manager_class=qimcore_readonly.ReadOnlyDataContentsManager"]
+SERVER_ENV = {
+    "PYTHONPATH": str(REPO / "hub"),  # the read-only contents manager
+    "QIMCORE_DATA": str(REPO / "data_samples"),
+    "QIMCORE_READ_ONLY_DIRS": os.pathsep.join(SHARED),
+}
 for folder in SHARED.values():
     make_read_only(folder)
-if ISOLATED:
+if ROOT and SPAWNER != "slurm":  # servers on this machine, each as its own unprivileged account
     SERVER_PYTHON, python_env = server_python(Path(os.environ.get(
         "QIMCORE_HUB_SERVER_PYTHON", Path(sys.prefix) / "qimcore-server-python")))
     USERS.mkdir(parents=True, exist_ok=True, mode=0o711)
-    USERS.chmod(0o711)
-    c.Spawner.environment = dict(python_env, **{
-        "PATH": f"{SERVER_PYTHON.parent}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
-        "PYTHONPATH": str(REPO / "hub"),  # the read-only contents manager
-        "QIMCORE_DATA": str(REPO / "data_samples"),
-        "QIMCORE_READ_ONLY_DIRS": os.pathsep.join(SHARED)})
+    USERS.chmod(0o711)  # accounts reach their own folder, cannot list the others
+    c.Spawner.environment = dict(SERVER_ENV, **python_env, PATH=os.pathsep.join(
+        [str(SERVER_PYTHON.parent), "/usr/local/bin", "/usr/bin", "/bin"]))
+    c.Spawner.cmd = [str(SERVER_PYTHON), "-m", "jupyterhub.singleuser"]
     probe = run_unprivileged([str(SERVER_PYTHON), "-c", "import os, sys, jupyterhub.singleuser, "
                               "qimcore, qimcore_readonly; os.stat(sys.argv[1])", str(USERS)],
                              c.Spawner.environment)
@@ -189,46 +197,41 @@ if ISOLATED:
         sys.exit("Unprivileged accounts cannot run the user servers (is the repository in a "
                  "folder only root can enter, such as root's home? Move it, e.g. to /opt or "
                  f"/srv):\n{probe.stderr[-2000:]}")
+else:  # an ordinary user's hub, or Slurm jobs (the venv is on the cluster's shared file system)
+    SERVER_PYTHON = Path(sys.executable)
+    c.Spawner.environment = dict(SERVER_ENV, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
+
+if SPAWNER == "local" and ROOT:
     c.JupyterHub.spawner_class = "qimcore_isolation.UnixAccountSpawner"
     c.UnixAccountSpawner.account_prefix = os.environ.get("QIMCORE_HUB_ACCOUNT_PREFIX", "qim-")
     c.UnixAccountSpawner.users_dir = str(USERS)
     c.UnixAccountSpawner.seed_python = str(SERVER_PYTHON)
     c.UnixAccountSpawner.seed_sources = SEED["sources"]
     c.UnixAccountSpawner.seed_links = SEED["links"]
-    c.Spawner.cmd = [str(SERVER_PYTHON), "-m", "jupyterhub.singleuser"]
-else:
-    if SPAWNER == "local":
-        print("\nThe hub runs as an ordinary user: every user's server runs as this same account, "
-              "so code in one user's kernel can read and change the other users' folders and the "
-              "hub's state. Fine for one person or trusted colleagues; for users who must not "
-              "trust each other run it as root (see docs/hub.md).\n", file=sys.stderr, flush=True)
+elif SPAWNER == "local":
+    print("\nThe hub runs as an ordinary user: every user's server runs as this same account, "
+          "so code in one user's kernel can read and change the other users' folders and the "
+          "hub's state. Fine for one person or trusted colleagues; for users who must not "
+          "trust each other run it as root (see docs/hub.md).\n", file=sys.stderr, flush=True)
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(USERS / "{username}")
-    c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
-    c.Spawner.environment = {
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(REPO / "hub"),  # the read-only contents manager
-        "QIMCORE_DATA": str(REPO / "data_samples"),
-        "QIMCORE_READ_ONLY_DIRS": os.pathsep.join(SHARED),
-    }
 
 
 def _prepare_user_folder(spawner) -> None:
     """Give each user their own copy of the notebooks and tutorials (never overwriting their
-    edits: a file already there is kept) and links to the shared, read-only data."""
+    edits: a file already there is kept) and links to the shared, read-only data. As root,
+    the folder belongs to the user's Unix account (0700) and is filled by that account."""
     home = USERS / spawner.user.name
-    home.mkdir(parents=True, exist_ok=True)
-    seed_home(str(home), **SEED)
-    if SPAWNER != "local" and ROOT:  # servers run as the user's Unix account
-        account = pwd.getpwnam(spawner.user.name)
-        if account.pw_uid == 0:
-            raise RuntimeError(f"{spawner.user.name!r} is a root account")
-        for path in (home, *home.rglob("*")):
-            os.lchown(path, account.pw_uid, account.pw_gid)
-        home.chmod(0o700)  # other users cannot read it
+    if ROOT:
+        env = {k: v for k, v in c.Spawner.environment.items() if isinstance(v, str)}
+        prepare_home(home, pwd.getpwnam(spawner.user.name), str(SERVER_PYTHON), SEED, env)
+    else:
+        home.mkdir(parents=True, exist_ok=True)
+        seed_home(str(home), **SEED)
 
 
-if not ISOLATED:  # UnixAccountSpawner prepares the folder itself, as the user's account
+if not (SPAWNER == "local" and ROOT):  # UnixAccountSpawner prepares its folders itself
     c.Spawner.pre_spawn_hook = _prepare_user_folder
 
 # Memory/CPU limits (systemd) and HPC clusters (Slurm): see docs/hub.md.

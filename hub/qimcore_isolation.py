@@ -143,6 +143,33 @@ def ensure_account(account: str, home: Path) -> pwd.struct_passwd:
     return entry
 
 
+def users_folder(state: Path) -> Path:
+    """``$QIMCORE_HUB_USERS_DIR``, else ``<state>-users`` for a hub run as root (the state
+    folder is 0700: the users' accounts cannot enter it), else ``<state>/users``."""
+    default = state.parent / f"{state.name}-users" if os.geteuid() == 0 else state / "users"
+    return Path(os.environ.get("QIMCORE_HUB_USERS_DIR", default)).resolve()
+
+
+def prepare_home(home: Path, account: pwd.struct_passwd, python: str, seed: dict,
+                 env: dict[str, str]) -> None:
+    """Hub as root: make ``home`` (mode 0700, owned by ``account``), then fill it with
+    ``qimcore_seed`` run as ``account``, so that links planted in it lead nowhere."""
+    if account.pw_uid == 0 or account.pw_gid == 0:
+        raise RuntimeError(f"refusing to run a user server as root ({account.pw_name!r})")
+    if home.is_symlink():
+        raise RuntimeError(f"{home} is a symbolic link")
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if home.stat().st_uid != account.pw_uid:  # new, or from a hub that ran servers as root
+        for top, dirs, files in os.walk(home):
+            for name in (".", *dirs, *files):
+                os.lchown(os.path.join(top, name), account.pw_uid, account.pw_gid)
+    home.chmod(0o700)
+    subprocess.run([python, str(Path(__file__).with_name("qimcore_seed.py")),
+                    json.dumps(dict(seed, home=str(home)))],
+                   user=account.pw_uid, group=account.pw_gid, extra_groups=[], cwd=home, env=env,
+                   check=True, capture_output=True, timeout=120)
+
+
 class UnixAccountSpawner(LocalProcessSpawner):
     """Start each server as the hub user's own unprivileged system account."""
 
@@ -170,25 +197,10 @@ class UnixAccountSpawner(LocalProcessSpawner):
         return env
 
     def prepare_home(self) -> None:
-        """Create the account and its home (0700), then fill the home as the account."""
-        users = Path(self.users_dir)
-        users.mkdir(parents=True, exist_ok=True)
-        users.chmod(0o711)  # accounts reach their own folder, cannot list the others
-        if self.home.is_symlink():
-            raise RuntimeError(f"{self.home} is a symbolic link")
-        entry = ensure_account(self.account, self.home)
-        self.home.mkdir(mode=0o700, exist_ok=True)
-        if self.home.stat().st_uid != entry.pw_uid:  # new, or from a hub that ran servers as root
-            for top, dirs, files in os.walk(self.home):
-                for name in (".", *dirs, *files):
-                    os.lchown(os.path.join(top, name), entry.pw_uid, entry.pw_gid)
-        self.home.chmod(0o700)
+        """Create the account and its home, then fill the home as the account."""
         env = {k: v for k, v in self.environment.items() if isinstance(v, str)}
-        args = json.dumps({"home": str(self.home), "sources": self.seed_sources,
-                           "links": self.seed_links})
-        subprocess.run([self.seed_python, str(Path(__file__).with_name("qimcore_seed.py")), args],
-                       preexec_fn=self.make_preexec_fn(self.account), env=env,
-                       check=True, capture_output=True, timeout=120)
+        prepare_home(self.home, ensure_account(self.account, self.home), self.seed_python,
+                     {"sources": self.seed_sources, "links": self.seed_links}, env)
 
     async def start(self):
         self.prepare_home()

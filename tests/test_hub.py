@@ -369,7 +369,12 @@ class Hub:
         """Delete the accounts this hub created and its folder (hub as root)."""
         for entry in pwd.getpwall():
             if entry.pw_name.startswith(self.account_prefix):
-                subprocess.run(["pkill", "-KILL", "-u", str(entry.pw_uid)], check=False)
+                for proc in Path("/proc").iterdir():
+                    try:
+                        if proc.name.isdigit() and proc.stat().st_uid == entry.pw_uid:
+                            os.kill(int(proc.name), signal.SIGKILL)
+                    except OSError:
+                        pass
                 subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
