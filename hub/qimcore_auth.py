@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import secrets
 import stat
 import time
 
@@ -157,12 +158,17 @@ class QimcoreAuthenticator(NativeAuthenticator):
             return "alert-danger", f"User names have {NAME_RULE}."
         if name in self.admin_users:
             existing = self.get_user(name)
-            if existing is not None and existing.is_valid_password(password):
-                return "alert-success", ("The signup was successful! You can now go to "
-                                         "the home page and log in to the system.")
+            if existing is not None:  # answers like a login, so it is throttled like one
+                if self._by_address.full(address) or self._by_name.full((address, name)):
+                    return "alert-danger", "Too many wrong passwords. Try again later."
+                if existing.is_valid_password(password):
+                    return "alert-success", ("The signup was successful! You can now go to "
+                                             "the home page and log in to the system.")
+                self._by_address.add(address)
+                self._by_name.add((address, name))
             token = handler.get_query_argument("admin_token", "")
-            if existing is None and not (self.admin_signup_token and token
-                                         and token == self.admin_signup_token):
+            if existing is None and not (self.admin_signup_token and secrets.compare_digest(
+                    token.encode(), self.admin_signup_token.encode())):
                 return "alert-danger", ("This name is reserved for the admin. Use the one-time "
                                         "sign-up link that the hub printed at start.")
         return None

@@ -97,6 +97,32 @@ def test_tls_option_serves_https_with_secure_cookies(monkeypatch, tmp_path):
                      QIMCORE_HUB_SSL_CERT="/etc/ssl/hub.crt")
 
 
+def test_name_rule_throttle_and_password_file(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(REPO / "hub"))
+    from qimcore_auth import Throttle, read_password_file, valid_name
+
+    assert all(valid_name(n) for n in ("alice", "bo", "a", "x-1_y", "a" * 28))
+    for name in ("Alice", "1abc", "-a", "a b", "al.ice", "a" * 29, "", "\u0430lice", "\uff41lice",
+                 "alice\u200b", "ali\u0307ce", "alice\n", "root/..", "\u212alvin"):
+        assert not valid_name(name), name
+    now = [100.0]
+    monkeypatch.setattr("qimcore_auth.time.monotonic", lambda: now[0])
+    throttle = Throttle(3, 60)
+    for _ in range(3):
+        assert not throttle.full(("10.0.0.1", "alice"))
+        throttle.add(("10.0.0.1", "alice"))
+    assert throttle.full(("10.0.0.1", "alice")) and not throttle.full(("10.0.0.2", "alice"))
+    now[0] += 61  # the window has passed
+    assert not throttle.full(("10.0.0.1", "alice"))
+    secret = tmp_path / "admin-password"
+    secret.write_text("correct horse battery\nignored\n")
+    secret.chmod(0o600)
+    assert read_password_file(str(secret)) == "correct horse battery"
+    secret.chmod(0o640)
+    with pytest.raises(ValueError, match="0600"):
+        read_password_file(str(secret))
+
+
 def test_course_mode_allows_only_the_participants(monkeypatch, tmp_path):
     participants = tmp_path / "participants.txt"
     participants.write_text("ana\nbo\n\n  cy \n")
