@@ -45,6 +45,7 @@ import pwd
 import secrets
 import sqlite3
 import sys
+import sysconfig
 from pathlib import Path
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (provided by JupyterHub)
@@ -60,6 +61,7 @@ from qimcore_isolation import (  # noqa: E402
     run_unprivileged,
     server_python,
     users_folder,
+    writable_by_others,
 )
 from qimcore_seed import seed_home  # noqa: E402
 
@@ -190,6 +192,12 @@ if ROOT and SPAWNER != "slurm":  # servers on this machine, each as its own unpr
     c.Spawner.environment = dict(SERVER_ENV, **python_env, PATH=os.pathsep.join(
         [str(SERVER_PYTHON.parent), "/usr/local/bin", "/usr/bin", "/bin"]))
     c.Spawner.cmd = [str(SERVER_PYTHON), "-m", "jupyterhub.singleuser"]
+    code = [REPO, REPO / "hub", Path(__file__).resolve(), *(REPO / "hub").glob("*.py"),
+            Path(sys.prefix), Path(sysconfig.get_paths()["purelib"])]
+    for path in writable_by_others(code):  # code the hub runs as root
+        print(f"WARNING: {path} can be changed by an account other than root, which could then "
+              "run code as root: make it root-owned and not group/other-writable.",
+              file=sys.stderr, flush=True)
     probe = run_unprivileged([str(SERVER_PYTHON), "-c", "import os, sys, jupyterhub.singleuser, "
                               "qimcore, qimcore_readonly; os.stat(sys.argv[1])", str(USERS)],
                              c.Spawner.environment)

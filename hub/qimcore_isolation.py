@@ -97,6 +97,11 @@ def server_python(folder: Path) -> tuple[Path, dict[str, str]]:
     return venv / "bin" / "python3", env
 
 
+def writable_by_others(paths: list[Path]) -> list[Path]:
+    """The paths that an account other than root owns or may write (group/other write bit)."""
+    return [p for p in paths if p.exists() and (p.stat().st_uid != 0 or p.stat().st_mode & 0o022)]
+
+
 def make_private(folder: Path) -> None:
     """``folder`` 0700 and every file directly in it 0600 (database, secrets, pid files)."""
     folder.chmod(0o700)
