@@ -226,7 +226,8 @@ class Hub:
         self.port = _free_port()
         self.api_port = _free_port()
         self.proxy_api_port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify = extra_env.get("QIMCORE_HUB_SSL_CERT", True)  # https with our certificate
+        self.url = f"http{'s' if self.verify is not True else ''}://127.0.0.1:{self.port}"
         self.state = tmp / "state"
         self.homes = tmp / "state-users" if os.geteuid() == 0 else self.state / "users"
         self.shared = tmp / "shared"
@@ -260,7 +261,7 @@ class Hub:
                 [str(jhub), "-f", str(REPO / "jupyterhub_config.py")], cwd=self.state.parent,
                 env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            _wait(lambda: requests.get(f"{self.url}/hub/api/", timeout=5).status_code == 200,
+            _wait(lambda: self.session(login=False).get(f"{self.url}/hub/api/", timeout=5).ok,
                   120, "the hub API through the proxy", self.log)
         except BaseException:
             self.stop()
@@ -271,12 +272,15 @@ class Hub:
         return re.search(r"(/hub/signup\?admin_token=\S+)", self.log.read_text()).group(1)
 
     # forms and APIs with the hub's xsrf protection
-    def session(self, source: str | None = None, headers: dict | None = None) -> requests.Session:
+    def session(self, source: str | None = None, headers: dict | None = None,
+                login: bool = True) -> requests.Session:
         s = requests.Session()
+        s.verify, s.trust_env = self.verify, self.verify is True
         s.headers.update(headers or {})
         if source:
             s.mount("http://", _SourceAddress(source))
-        s.get(f"{self.url}/hub/login", timeout=10)
+        if login:
+            s.get(f"{self.url}/hub/login", timeout=10)
         return s
 
     @staticmethod

@@ -13,7 +13,9 @@ import json
 import os
 import re
 import secrets
+import shutil
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -253,3 +255,23 @@ def test_anonymous_access_to_every_route_family_is_refused(hub):
         assert code in (401, 403, 404, 405) or (
             code == 302 and ("/hub/login" in location or "/hub/api/oauth2/authorize" in location)
         ), (path, code, location)
+
+
+def test_tls_option_serves_https_with_secure_cookies(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl to make a test certificate")
+    cert, key = tmp_path / "hub.crt", tmp_path / "hub.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    tls = Hub(tmp_path, QIMCORE_HUB_SSL_CERT=str(cert), QIMCORE_HUB_SSL_KEY=str(key))
+    try:
+        assert tls.url.startswith("https://")
+        _, r = tls.log_in(tls.admin, tls.admin_password)
+        assert r.status_code == 302
+        cookies = r.raw.headers.getlist("Set-Cookie")
+        assert len(cookies) >= 2 and all("Secure" in c and "SameSite=Lax" in c for c in cookies)
+        with pytest.raises(requests.ConnectionError):  # no plain http on the public port
+            requests.get(f"http://127.0.0.1:{tls.port}/hub/login", timeout=10)
+    finally:
+        tls.stop()
