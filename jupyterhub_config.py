@@ -55,6 +55,7 @@ if str(REPO / "hub") not in sys.path:
     sys.path.insert(0, str(REPO / "hub"))
 from qimcore_auth import NAME_RULE, valid_name  # noqa: E402
 from qimcore_isolation import (  # noqa: E402
+    make_folder,
     make_private,
     make_read_only,
     prepare_home,
@@ -69,7 +70,7 @@ os.umask(0o077)  # whatever the hub writes is private unless made otherwise on p
 ROOT = os.geteuid() == 0
 VENV_BIN = Path(sys.executable).parent
 STATE = Path(os.environ.get("QIMCORE_HUB_STATE", REPO / ".hub")).resolve()
-STATE.mkdir(parents=True, exist_ok=True, mode=0o700)
+make_folder(STATE, 0o700)
 IP = os.environ.get("QIMCORE_HUB_IP", "127.0.0.1")
 PORT = int(os.environ.get("QIMCORE_HUB_PORT", "8000"))
 SPAWNER = os.environ.get("QIMCORE_HUB_SPAWNER", "local")
@@ -187,8 +188,7 @@ for folder in SHARED.values():
 if ROOT and SPAWNER != "slurm":  # servers on this machine, each as its own unprivileged account
     SERVER_PYTHON, python_env = server_python(Path(os.environ.get(
         "QIMCORE_HUB_SERVER_PYTHON", Path(sys.prefix) / "qimcore-server-python")))
-    USERS.mkdir(parents=True, exist_ok=True, mode=0o711)
-    USERS.chmod(0o711)  # accounts reach their own folder, cannot list the others
+    make_folder(USERS, 0o711)  # accounts reach their own folder, cannot list the others
     c.Spawner.environment = dict(SERVER_ENV, **python_env, PATH=os.pathsep.join(
         [str(SERVER_PYTHON.parent), "/usr/local/bin", "/usr/bin", "/bin"]))
     c.Spawner.cmd = [str(SERVER_PYTHON), "-m", "jupyterhub.singleuser"]

@@ -1,6 +1,7 @@
 """Hub run as root: every user's server runs as a dedicated unprivileged Unix account.
 
-``jupyterhub_config.py`` uses this module when the hub runs as root with the ``local`` spawner:
+``jupyterhub_config.py`` uses this module when the hub runs as root (``local`` spawner; the
+interpreter and the home folders for ``systemd`` too):
 
 - ``UnixAccountSpawner`` starts the server of hub user ``<name>`` as the system account
   ``<account_prefix><name>`` (default ``qim-<name>``), created with ``useradd --system`` at the
@@ -27,6 +28,16 @@ from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Dict, Unicode
+
+
+def make_folder(path: Path, mode: int) -> None:
+    """Create ``path`` with ``mode`` (also when it exists); missing parents get 0755, so that
+    every account can pass through them whatever the umask."""
+    missing = [p for p in (*reversed(path.parents), path) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        folder.chmod(0o755)
+    path.chmod(mode)
 
 
 def _nobody() -> tuple[int, int]:
@@ -77,7 +88,7 @@ def server_python(folder: Path) -> tuple[Path, dict[str, str]]:
            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
     if not (marker.exists() and marker.read_text() == origin):
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True, mode=0o755)
+        make_folder(folder, 0o755)
         source = Path(sys.base_prefix)
         shutil.copytree(source / "lib" / version, base / "lib" / version, symlinks=True,
                         ignore=shutil.ignore_patterns("site-packages", "test", "tests"))

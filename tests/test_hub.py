@@ -97,7 +97,7 @@ def test_tls_option_serves_https_with_secure_cookies(monkeypatch, tmp_path):
                      QIMCORE_HUB_SSL_CERT="/etc/ssl/hub.crt")
 
 
-def test_name_rule_throttle_and_password_file(monkeypatch, tmp_path):
+def test_name_rule_throttle_password_file_and_folders(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(REPO / "hub"))
     from qimcore_auth import Throttle, read_password_file, valid_name
 
@@ -114,6 +114,15 @@ def test_name_rule_throttle_and_password_file(monkeypatch, tmp_path):
     assert throttle.full(("10.0.0.1", "alice")) and not throttle.full(("10.0.0.2", "alice"))
     now[0] += 61  # the window has passed
     assert not throttle.full(("10.0.0.1", "alice"))
+    from qimcore_isolation import make_folder
+
+    umask = os.umask(0o077)
+    try:
+        make_folder(tmp_path / "srv" / "qimcore" / "state", 0o700)
+    finally:
+        os.umask(umask)
+    modes = [(tmp_path / p).stat().st_mode & 0o777 for p in ("srv", "srv/qimcore", "srv/qimcore/state")]
+    assert modes == [0o755, 0o755, 0o700]  # a users folder next to the state stays reachable
     secret = tmp_path / "admin-password"
     secret.write_text("correct horse battery\nignored\n")
     secret.chmod(0o600)
