@@ -139,6 +139,7 @@ class QimcoreAuthenticator(NativeAuthenticator):
             return None
         if self._by_address.full(address) or self._by_name.full((address, name)):
             self.log.warning("login of %r from %s refused: too many wrong passwords", name, address)
+            handler.qimcore_throttled = True
             return None
         user = await super().authenticate(handler, dict(data, username=name))
         if user is None:
@@ -174,9 +175,19 @@ class QimcoreAuthenticator(NativeAuthenticator):
         return None
 
     def get_handlers(self, app):
-        ours = {r"/signup": SignUpHandler, r"/authorize/([^/]*)": ToggleAuthorizationHandler,
-                r"/discard/([^/]*)": DiscardHandler}
+        ours = {r"/login": LoginHandler, r"/signup": SignUpHandler,
+                r"/authorize/([^/]*)": ToggleAuthorizationHandler, r"/discard/([^/]*)": DiscardHandler}
         return [(route, ours.get(route, handler)) for route, handler in super().get_handlers(app)]
+
+
+class LoginHandler(native.LoginHandler):
+    """NativeAuthenticator's login page; a throttled login says so and nothing else (not
+    whether the password was right for an account that is not approved yet)."""
+
+    def _render(self, login_error=None, username=None):
+        if getattr(self, "qimcore_throttled", False):
+            login_error = "Too many failed logins from your address. Try again later."
+        return super()._render(login_error=login_error, username=username)
 
 
 class SignUpHandler(native.SignUpHandler):
