@@ -171,6 +171,8 @@ elif not _has_admin():
 
 # --- spawning: one server per user, own folder with a copy of the notebooks ----------------
 USERS = users_folder(STATE)
+if ROOT and (STATE / "users").is_dir() and not USERS.exists():
+    (STATE / "users").rename(USERS)  # folders of a hub that kept them in its state folder
 SEED = {"sources": {f: str(REPO / f) for f in ("notebooks", "tutorials")},
         "links": {name: str(target) for name, target in SHARED.items()}}
 c.Spawner.notebook_dir = str(USERS / "{username}")
