@@ -107,8 +107,9 @@ c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('QIMCORE_PR
 c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.auth_token = _secret_file("proxy_token").read_text().strip()
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
-# Session and XSRF cookies of the hub and of every server: never sent on cross-site requests
-# (no cross-site POST, no cross-site GET of a page that acts), and only over https when served so.
+# Session and XSRF cookies of the hub and of every server: SameSite=Lax, so a browser does not
+# send them with cross-site POSTs, images or frames (cross-site links still carry them, which is
+# why the approval actions refuse GET), and Secure when the hub serves https.
 c.JupyterHub.tornado_settings = {
     "cookie_options": {"samesite": "Lax", **({"secure": True} if any(SSL) else {})}}
 
