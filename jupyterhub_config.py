@@ -150,23 +150,25 @@ else:
     c.Authenticator.allow_all = True
 
 
-def _has_admin() -> bool:
+def _admins_without_account() -> set[str]:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{DB}?mode=ro", uri=True)) as db:
-            rows = db.execute("SELECT username FROM users_info WHERE is_authorized").fetchall()
+            rows = db.execute("SELECT username FROM users_info").fetchall()
     except sqlite3.Error:  # a new, empty database
-        return False
-    return bool(ADMINS & {name for (name,) in rows})
+        rows = []
+    return ADMINS - {name for (name,) in rows}
 
 
 PUBLIC_URL = f"{SCHEME}://{IP}:{PORT}"
-if os.environ.get("QIMCORE_HUB_ADMIN_PASSWORD_FILE"):
+MISSING_ADMINS = _admins_without_account()
+if os.environ.get("QIMCORE_HUB_ADMIN_PASSWORD_FILE"):  # creates the first admin at start
     c.QimcoreAuthenticator.admin_password_file = os.environ["QIMCORE_HUB_ADMIN_PASSWORD_FILE"]
-elif not _has_admin():
-    # Only whoever sees this terminal (or the hub's log) can create the admin account.
+    MISSING_ADMINS.discard(sorted(ADMINS)[0])
+if MISSING_ADMINS:
+    # Only whoever sees this terminal (or the hub's log) can create an admin account.
     c.QimcoreAuthenticator.admin_signup_token = token = secrets.token_urlsafe(24)
-    print(f"\nNo admin yet. Create the admin now: open\n  {PUBLIC_URL}/hub/signup?admin_token={token}\n"
-          f"and sign up as {' or '.join(sorted(ADMINS))} with a password of your choice "
+    print(f"\nCreate the admin account now: open\n  {PUBLIC_URL}/hub/signup?admin_token={token}\n"
+          f"and sign up as {' or '.join(sorted(MISSING_ADMINS))} with a password of your choice "
           "(>= 10 characters).\nThe link works until this hub stops; the admin approves "
           "other sign-ups at /hub/authorize.\n", file=sys.stderr, flush=True)
 

@@ -86,6 +86,19 @@ def test_config_refuses_admin_names_that_are_not_account_names(monkeypatch, tmp_
             _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN=name)
 
 
+def test_one_time_admin_link_only_for_admins_without_an_account(monkeypatch, tmp_path):
+    secret = tmp_path / "admin-password"
+    secret.write_text("correct horse battery\n")
+    secret.chmod(0o600)
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
+                       QIMCORE_HUB_ADMIN_PASSWORD_FILE=str(secret))
+    assert cfg.QimcoreAuthenticator.admin_password_file == str(secret)
+    assert "admin_signup_token" not in cfg.QimcoreAuthenticator  # boss is made at start
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss,deputy",
+                       QIMCORE_HUB_ADMIN_PASSWORD_FILE=str(secret))
+    assert len(cfg.QimcoreAuthenticator.admin_signup_token) >= 32  # deputy signs up with it
+
+
 def test_tls_option_serves_https_with_secure_cookies(monkeypatch, tmp_path):
     cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
                        QIMCORE_HUB_SSL_CERT="/etc/ssl/hub.crt", QIMCORE_HUB_SSL_KEY="/etc/ssl/hub.key")
