@@ -48,11 +48,9 @@ test-fast: install
 hub: export QIMCORE_HUB_ADMIN := $(or $(QIMCORE_HUB_ADMIN),$(shell id -un))
 hub: $(HUB_STAMP) $(PROXY) data
 	@echo ""
-	@echo "qimcore JupyterHub: http://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000}"
-	@echo "Create the admin now: open http://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000}/hub/signup"
-	@echo "and sign up as '$$QIMCORE_HUB_ADMIN' with a password of your choice (>= 10 characters); the"
-	@echo "admin is approved at once and approves other sign-ups at /hub/authorize."
+	@echo "qimcore JupyterHub: http$${QIMCORE_HUB_SSL_CERT:+s}://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000} (admin: $$QIMCORE_HUB_ADMIN)"
 	@echo "Stop with Ctrl-C or 'make hub-stop': the proxy and every user server shut down."
+	@echo "While there is no admin yet, the hub prints a one-time link to create it (docs/hub.md)."
 	@echo ""
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyterhub -f jupyterhub_config.py
 
