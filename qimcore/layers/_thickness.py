@@ -8,7 +8,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from scipy import ndimage as ndi
+from numba import njit, prange
 from tqdm.auto import tqdm
 
 from .. import _chunk, _units, _validate
@@ -18,72 +18,201 @@ __all__ = ["local_thickness"]
 _STRICT = 1.0 - 1e-9  # "closer than r": d2 < r**2 despite rounding
 
 
-def _lattice(radius: float, sizes: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer offsets within ``radius`` (µm), sorted by their squared physical length ``d2``.
+def _lattice(r2_max: float, sizes: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer offsets within squared radius ``r2_max`` (µm²), sorted by squared length ``d2``.
 
-    The ball of any radius ``r <= radius`` is the prefix ``d2 <= r**2`` of this list.
+    The ball of any squared radius ``r2 <= r2_max`` is the prefix ``d2 < r2`` of this list.
     """
-    reach = [int(math.floor(radius / s)) for s in sizes]
+    reach = [int(math.floor(math.sqrt(r2_max) / s)) for s in sizes]
     grids = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
     offs = np.stack([g.ravel() for g in grids], axis=1)
     d2 = ((offs * np.asarray(sizes)) ** 2).sum(axis=1)
     order = np.argsort(d2, kind="stable")
-    keep = order[d2[order] <= radius ** 2 + 1e-9]
+    keep = order[d2[order] <= r2_max + 1e-9]
     return offs[keep], d2[keep]
 
 
-def _ridge(radius: np.ndarray, sizes: tuple[float, ...], offs: np.ndarray,
-           d2: np.ndarray) -> np.ndarray:
-    """Centres whose ball (voxels closer than ``radius``) is not inside a 26-neighbour's ball.
+@njit(cache=True)
+def _envelope(f, s2, line, v, bounds):  # pragma: no cover - compiled
+    """Lower envelope of the parabolas ``f[q] + s2 (p - q)^2``, written into ``line``."""
+    n = len(f)
+    k = 0
+    v[0] = 0
+    bounds[0] = -np.inf
+    bounds[1] = np.inf
+    for q in range(1, n):
+        cross = ((f[q] + s2 * q * q) - (f[v[k]] + s2 * v[k] * v[k])) / (2.0 * s2 * (q - v[k]))
+        while cross <= bounds[k]:                 # bounds[0] = -inf stops at k = 0
+            k -= 1
+            cross = ((f[q] + s2 * q * q) - (f[v[k]] + s2 * v[k] * v[k])) / (2.0 * s2 * (q - v[k]))
+        k += 1
+        v[k] = q
+        bounds[k] = cross
+        bounds[k + 1] = np.inf
+    k = 0
+    for p in range(n):
+        while bounds[k + 1] < p:
+            k += 1
+        line[p] = f[v[k]] + s2 * (p - v[k]) ** 2
 
-    A ball's voxel set depends only on its radius, so for each neighbour offset ``o`` the radius
-    ``need(r, o)`` a neighbour must have to cover ball ``r`` is a running maximum over the
-    lattice points sorted by length. Dropping covered centres leaves the painted result exact.
+
+@njit(parallel=True, cache=True)
+def _edt2(mask, sz, sy, sx):  # pragma: no cover - compiled
+    """Exact squared Euclidean distance (µm²) to the nearest False voxel, separable.
+
+    Every row along x must hold a False voxel (the caller pads the mask).
     """
-    keep = radius > 0
-    coords = np.nonzero(keep)
-    r_keep = radius[coords]
-    idx = np.searchsorted(d2, r_keep ** 2 * _STRICT, side="left") - 1
+    nz, ny, nx = mask.shape
+    out = np.empty(mask.shape, np.float64)
+    for z in prange(nz):
+        for y in range(ny):
+            last = -nx - ny - nz
+            for x in range(nx):
+                if not mask[z, y, x]:
+                    last = x
+                out[z, y, x] = x - last
+            last = 2 * (nx + ny + nz)
+            for x in range(nx - 1, -1, -1):
+                if not mask[z, y, x]:
+                    last = x
+                out[z, y, x] = (sx * min(out[z, y, x], last - x)) ** 2
+    for z in prange(nz):
+        f = np.empty(ny)
+        line = np.empty(ny)
+        v = np.empty(ny, np.int64)
+        bounds = np.empty(ny + 1)
+        for x in range(nx):
+            for y in range(ny):
+                f[y] = out[z, y, x]
+            _envelope(f, sy * sy, line, v, bounds)
+            for y in range(ny):
+                out[z, y, x] = line[y]
+    if nz > 1:
+        for y in prange(ny):
+            f = np.empty(nz)
+            line = np.empty(nz)
+            v = np.empty(nz, np.int64)
+            bounds = np.empty(nz + 1)
+            for x in range(nx):
+                for z in range(nz):
+                    f[z] = out[z, y, x]
+                _envelope(f, sz * sz, line, v, bounds)
+                for z in range(nz):
+                    out[z, y, x] = line[z]
+    return out
+
+
+def _ridge(r2: np.ndarray, sizes: tuple[float, ...], offs: np.ndarray,
+           d2: np.ndarray) -> np.ndarray:
+    """Centres whose ball (voxels closer than ``sqrt(r2)``) is not inside a neighbour's ball.
+
+    ``r2`` is 3D (a 2D mask as one plane); ``sizes`` and ``offs`` are of the mask's own
+    dimension. A ball's voxel set depends only on its radius, so for each neighbour offset
+    ``o`` (the 26- or 8-neighbourhood) the squared radius ``need(r, o)`` a neighbour must have
+    to cover ball ``r`` is a running maximum over the lattice points sorted by length.
+    Dropping covered centres leaves the painted result exact.
+    """
     phys = offs * np.asarray(sizes)
-    pad = np.pad(radius, 1, constant_values=-np.inf)
-    covered = np.zeros(len(r_keep), dtype=bool)
-    for off in itertools.product((-1, 0, 1), repeat=radius.ndim):
-        if not any(off):
-            continue
-        vec = np.asarray(off) * np.asarray(sizes)
-        need2 = np.maximum.accumulate(((phys - vec) ** 2).sum(axis=1))[idx]
-        neighbour = pad[tuple(c + 1 + o for c, o in zip(coords, off))]
-        covered |= need2 < neighbour ** 2 * _STRICT
-    keep[coords] = ~covered
+    neighbours = np.array([o for o in itertools.product((-1, 0, 1), repeat=len(sizes))
+                           if any(o)], dtype=np.int64)
+    need2 = np.stack([np.maximum.accumulate(((phys - o * np.asarray(sizes)) ** 2).sum(axis=1))
+                      for o in neighbours])
+    neighbours = np.pad(neighbours, ((0, 0), (3 - len(sizes), 0)))
+    with _chunk.KERNEL_LOCK:
+        return _ridge_kernel(r2, neighbours, need2, d2)
+
+
+@njit(parallel=True, cache=True)
+def _ridge_kernel(r2, neighbours, need2, d2):  # pragma: no cover - compiled
+    nz, ny, nx = r2.shape
+    keep = np.zeros(r2.shape, np.bool_)
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if r2[z, y, x] <= 0.0:
+                    continue
+                last = np.searchsorted(d2, r2[z, y, x] * _STRICT) - 1   # farthest offset in ball
+                covered = False
+                for k in range(neighbours.shape[0]):
+                    zz, yy, xx = z + neighbours[k, 0], y + neighbours[k, 1], x + neighbours[k, 2]
+                    if 0 <= zz < nz and 0 <= yy < ny and 0 <= xx < nx:
+                        if need2[k, last] < r2[zz, yy, xx] * _STRICT:
+                            covered = True
+                            break
+                keep[z, y, x] = not covered
     return keep
 
 
-def _local_thickness_np(mask: np.ndarray, *, sizes: tuple[float, ...], progress: bool = False,
-                        batch: int = 1 << 22) -> np.ndarray:
+@njit(cache=True)
+def _unpainted(nxt, z, y, x):  # pragma: no cover - compiled
+    """First unpainted voxel at or after ``x`` in row ``(z, y)``, halving the path."""
+    while nxt[z, y, x] != x:
+        step = nxt[z, y, x]
+        nxt[z, y, x] = nxt[z, y, step]
+        x = step
+    return x
+
+
+@njit(parallel=True, cache=True)
+def _paint(out, nxt, cz, cy, cx, r2, diameter, sz, sy, sx, z0, z1):  # pragma: no cover
+    """Planes ``z0 <= z < z1``: each voxel gets the diameter of the largest ball holding it.
+
+    Balls come largest first, so a voxel is final once painted: ``nxt`` links each row's
+    painted runs to the next unpainted voxel (union-find), and every voxel is written once.
+    Ball ``c`` holds the voxels with ``(dz sz)^2 + (dy sy)^2 + (dx sx)^2 < r2[c]``.
+    """
+    for z in prange(z0, z1):
+        for c in range(len(cz)):
+            a = ((z - cz[c]) * sz) ** 2
+            if a >= r2[c]:
+                continue
+            reach = int(math.sqrt(r2[c] - a) / sy) + 1
+            for dy in range(-reach, reach + 1):
+                b = a + (dy * sy) ** 2
+                if b >= r2[c]:
+                    continue
+                w = int(math.sqrt(r2[c] - b) / sx)
+                while w >= 0 and b + (w * sx) ** 2 >= r2[c]:
+                    w -= 1
+                while b + ((w + 1) * sx) ** 2 < r2[c]:
+                    w += 1
+                y, start = cy[c] + dy, cx[c] - w
+                x = _unpainted(nxt, z, y, start)
+                while x <= cx[c] + w:
+                    out[z, y, x] = diameter[c]
+                    nxt[z, y, x] = x + 1
+                    x = _unpainted(nxt, z, y, x + 1)
+                nxt[z, y, start] = x
+    return out
+
+
+def _local_thickness_np(mask: np.ndarray, *, sizes: tuple[float, ...],
+                        progress: bool = False) -> np.ndarray:
     """Exact local thickness of one block (outside the block counts as background)."""
     mask = np.pad(np.asarray(mask, dtype=bool), 1)
-    out = np.zeros(mask.size, dtype=np.float32)
+    shape = (1,) * (3 - mask.ndim) + mask.shape                   # a 2D mask as one plane
+    sz, sy, sx = (1.0,) * (3 - mask.ndim) + tuple(sizes)
+    # one spare voxel per row ends the union-find links
+    out = np.zeros(shape[:2] + (shape[2] + 1,), dtype=np.float32)
+    if mask.any():
+        with _chunk.KERNEL_LOCK:
+            r2 = _edt2(mask.reshape(shape), sz, sy, sx)
+        offs, d2 = _lattice(float(r2.max()), sizes)
+        centres = np.nonzero(_ridge(r2, sizes, offs, d2))
+        r2_c = r2[centres]
+        order = np.argsort(-r2_c, kind="stable")
+        cz, cy, cx = (c[order] for c in centres)
+        r2_c = r2_c[order]
+        diameter = (2.0 * np.sqrt(r2_c) - 0.5 * min(sizes)).astype(np.float32)
+        nxt = np.broadcast_to(np.arange(shape[2] + 1, dtype=np.int32), out.shape).copy()
+        step = 8 if progress else shape[0]
+        with _chunk.KERNEL_LOCK:
+            for z0 in tqdm(range(0, shape[0], step), desc="local thickness", unit="slab",
+                           disable=not progress):
+                _paint(out, nxt, cz, cy, cx, r2_c * _STRICT, diameter, sz, sy, sx, z0,
+                       min(z0 + step, shape[0]))
     core = tuple(slice(1, -1) for _ in sizes)
-    if not mask.any():
-        return out.reshape(mask.shape)[core]
-    radius = ndi.distance_transform_edt(mask, sampling=sizes)
-    offs, d2 = _lattice(float(radius.max()), sizes)
-    centres = np.flatnonzero(_ridge(radius, sizes, offs, d2))
-    r_c = radius.ravel()[centres]
-    order = np.argsort(r_c, kind="stable")
-    centres, r_c = centres[order], r_c[order]
-    flat = offs @ (np.array(mask.strides) // mask.itemsize)
-    n_off = np.searchsorted(d2, r_c ** 2 * _STRICT, side="left")
-    diameter = (2.0 * r_c - 0.5 * min(sizes)).astype(np.float32)
-    starts = np.flatnonzero(np.r_[True, np.diff(r_c) > 0])
-    # Ascending radii: a later (larger) sphere simply overwrites.
-    for lo, hi in tqdm(list(zip(starts, np.r_[starts[1:], len(r_c)])),
-                       desc="local thickness", disable=not progress):
-        ball = flat[:n_off[lo]]
-        step = max(1, batch // len(ball))
-        for s in range(lo, hi, step):
-            out[(centres[s:min(hi, s + step), None] + ball[None, :]).ravel()] = diameter[lo]
-    return out.reshape(mask.shape)[core]
+    return out[..., :-1].reshape(mask.shape)[core]
 
 
 def local_thickness(mask: Any, voxel_size: Any = 1.0, *, max_thickness: float | None = None,
