@@ -109,13 +109,12 @@ def _layer_index(shape: tuple[int, ...], heights: np.ndarray,
 
 def _histograms(block: np.ndarray, *, location: tuple[slice, ...], heights: np.ndarray,
                 lo: float, hi: float) -> np.ndarray:
-    """Intensity histogram of each layer in one block: (n_layers, _BINS) counts."""
-    n_layers = len(heights) - 1
-    index = _layer_index(block.shape, heights, location)
-    inside = (index >= 0) & (index < n_layers)
-    bins = np.clip(((block[inside] - lo) * (_BINS / (hi - lo))).astype(np.int64), 0, _BINS - 1)
-    flat = index[inside].astype(np.int64) * _BINS + bins
-    return np.bincount(flat, minlength=n_layers * _BINS).reshape(n_layers, _BINS)
+    """Intensity histograms of one block: below the layers, each layer, above: (n + 2, _BINS)."""
+    n_rows = len(heights) + 1
+    index = _layer_index(block.shape, heights, location).astype(np.int64) + 1
+    bins = np.clip(((block - lo) * (_BINS / (hi - lo))).astype(np.int64), 0, _BINS - 1)
+    return np.bincount((index * _BINS + bins).ravel(),
+                       minlength=n_rows * _BINS).reshape(n_rows, _BINS)
 
 
 def _counts(block: np.ndarray, *solid: np.ndarray, location: tuple[slice, ...],
@@ -161,9 +160,14 @@ def _material_level(counts: np.ndarray, centres: np.ndarray) -> tuple[float, flo
 
 
 def _pore_level(hists: np.ndarray, centres: np.ndarray, cuts: np.ndarray) -> float | None:
-    """Mode of the voxels darker than each layer's cut, pooled over layers; None if too few."""
-    pooled = (hists * (centres[None] < cuts[:, None])).sum(axis=0)
-    if pooled.sum() < _MIN_PORES * hists.sum():
+    """Mode of the voxels darker than the cuts, pooled; None if too few.
+
+    ``hists`` holds the histograms below the layers, of each layer and above the layers;
+    ``cuts`` one cut per layer, the voxels outside the layers are cut at the lowest.
+    """
+    rows = np.r_[cuts.min(), cuts, cuts.min()]
+    pooled = (hists * (centres[None] < rows[:, None])).sum(axis=0)
+    if pooled.sum() < _MIN_PORES * hists[1:-1].sum():
         return None
     return float(centres[np.argmax(ndi.gaussian_filter1d(pooled.astype(np.float64), 1.0))])
 
@@ -171,14 +175,17 @@ def _pore_level(hists: np.ndarray, centres: np.ndarray, cuts: np.ndarray) -> flo
 def _layer_thresholds(hists: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Per layer, the 50 % iso-level between the pore grey value and the layer's material.
 
-    The pore grey value is shared by all layers: the mode of the voxels more than ``_TAIL``
-    noise deviations darker than their layer's material, refined once with the voxels
-    below the resulting iso-levels. Without such voxels the layers hold no pores and the cut
-    sits ``_TAIL`` deviations below each material level.
+    ``hists`` are the histograms below the layers, of each layer and above them. The pore
+    grey value is shared by all layers and the voids around them (air): the mode of the
+    voxels more than ``_TAIL`` noise deviations darker than their layer's material (than the
+    darkest material outside the layers), refined once with the voxels below the resulting
+    iso-levels. Without such voxels there are no pores and the cut sits ``_TAIL`` deviations
+    below each material level.
     """
-    levels = np.full(len(hists), np.nan)
-    cuts = np.full(len(hists), -np.inf)
-    for i, counts in enumerate(hists):
+    n_layers = len(hists) - 2
+    levels = np.full(n_layers, np.nan)
+    cuts = np.full(n_layers, np.inf)
+    for i, counts in enumerate(hists[1:-1]):
         if counts.sum():
             levels[i], noise = _material_level(counts, centres)
             cuts[i] = levels[i] - _TAIL * noise
