@@ -153,36 +153,66 @@ def _unpainted(nxt, z, y, x):  # pragma: no cover - compiled
     return x
 
 
+@njit(cache=True)
+def _row_widths(r2, sz, sy, sx):  # pragma: no cover - compiled
+    """Half widths along x of the rows ``(dz, dy)`` of the balls ``d2 < r2[k]`` (-1: no row).
+
+    Ball ``k``'s table starts at ``start[k]``, rows ``dz`` in ``[-rz[k], rz[k]]`` of
+    ``2 ry[k] + 1`` entries each; ``(dz sz)^2 + (dy sy)^2 + (dx sx)^2 < r2[k]`` exactly as the
+    brute-force sum.
+    """
+    n = len(r2)
+    rz = np.empty(n, np.int64)
+    ry = np.empty(n, np.int64)
+    start = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        rz[k] = int(math.sqrt(r2[k]) / sz)
+        ry[k] = int(math.sqrt(r2[k]) / sy)
+        start[k + 1] = start[k] + (2 * rz[k] + 1) * (2 * ry[k] + 1)
+    width = np.full(start[n], -1, np.int64)
+    for k in range(n):
+        i = start[k]
+        for dz in range(-rz[k], rz[k] + 1):
+            for dy in range(-ry[k], ry[k] + 1):
+                b = (dz * sz) ** 2 + (dy * sy) ** 2
+                if b < r2[k]:
+                    w = int(math.sqrt(r2[k] - b) / sx)
+                    while w >= 0 and b + (w * sx) ** 2 >= r2[k]:
+                        w -= 1
+                    while b + ((w + 1) * sx) ** 2 < r2[k]:
+                        w += 1
+                    width[i] = w
+                i += 1
+    return width, start, rz, ry
+
+
 @njit(parallel=True, cache=True)
-def _paint(out, nxt, cz, cy, cx, r2, diameter, sz, sy, sx, z0, z1):  # pragma: no cover
+def _paint(out, nxt, cz, cy, cx, ball, diameter, width, start, rz, ry, z0, z1):  # pragma: no cover
     """Planes ``z0 <= z < z1``: each voxel gets the diameter of the largest ball holding it.
 
     Balls come largest first, so a voxel is final once painted: ``nxt`` links each row's
     painted runs to the next unpainted voxel (union-find), and every voxel is written once.
-    Ball ``c`` holds the voxels with ``(dz sz)^2 + (dy sy)^2 + (dx sx)^2 < r2[c]``.
+    Centre ``c`` has ball ``ball[c]`` of the row table :func:`_row_widths`.
     """
     for z in prange(z0, z1):
         for c in range(len(cz)):
-            a = ((z - cz[c]) * sz) ** 2
-            if a >= r2[c]:
+            k = ball[c]
+            dz = z - cz[c]
+            if dz > rz[k] or -dz > rz[k]:
                 continue
-            reach = int(math.sqrt(r2[c] - a) / sy) + 1
-            for dy in range(-reach, reach + 1):
-                b = a + (dy * sy) ** 2
-                if b >= r2[c]:
+            rows = 2 * ry[k] + 1
+            first = start[k] + (dz + rz[k]) * rows
+            for j in range(rows):
+                w = width[first + j]
+                if w < 0:
                     continue
-                w = int(math.sqrt(r2[c] - b) / sx)
-                while w >= 0 and b + (w * sx) ** 2 >= r2[c]:
-                    w -= 1
-                while b + ((w + 1) * sx) ** 2 < r2[c]:
-                    w += 1
-                y, start = cy[c] + dy, cx[c] - w
-                x = _unpainted(nxt, z, y, start)
+                y, x0 = cy[c] + j - ry[k], cx[c] - w
+                x = _unpainted(nxt, z, y, x0)
                 while x <= cx[c] + w:
                     out[z, y, x] = diameter[c]
                     nxt[z, y, x] = x + 1
                     x = _unpainted(nxt, z, y, x + 1)
-                nxt[z, y, start] = x
+                nxt[z, y, x0] = x
     return out
 
 
@@ -202,15 +232,15 @@ def _local_thickness_np(mask: np.ndarray, *, sizes: tuple[float, ...],
         r2_c = r2[centres]
         order = np.argsort(-r2_c, kind="stable")
         cz, cy, cx = (c[order] for c in centres)
-        r2_c = r2_c[order]
-        diameter = (2.0 * np.sqrt(r2_c) - 0.5 * min(sizes)).astype(np.float32)
+        balls, ball = np.unique(r2_c[order], return_inverse=True)
+        diameter = (2.0 * np.sqrt(r2_c[order]) - 0.5 * min(sizes)).astype(np.float32)
         nxt = np.broadcast_to(np.arange(shape[2] + 1, dtype=np.int32), out.shape).copy()
         step = 8 if progress else shape[0]
         with _chunk.KERNEL_LOCK:
+            rows = _row_widths(balls * _STRICT, sz, sy, sx)
             for z0 in tqdm(range(0, shape[0], step), desc="local thickness", unit="slab",
                            disable=not progress):
-                _paint(out, nxt, cz, cy, cx, r2_c * _STRICT, diameter, sz, sy, sx, z0,
-                       min(z0 + step, shape[0]))
+                _paint(out, nxt, cz, cy, cx, ball, diameter, *rows, z0, min(z0 + step, shape[0]))
     core = tuple(slice(1, -1) for _ in sizes)
     return out[..., :-1].reshape(mask.shape)[core]
 
