@@ -230,7 +230,7 @@ def layer_family(random_state: int | None = None, shape: tuple[int, int, int] = 
     """A random member of the family of curved porous growth layers (domes).
 
     The drawn values are passed to :func:`concentric_layers`; the layers are thinned evenly if
-    they would not fit into ``shape``.
+    they would not fit into ``shape`` (or inside the curvature radius).
     {family}
     Parameters
     ----------
@@ -273,8 +273,9 @@ def layer_family(random_state: int | None = None, shape: tuple[int, int, int] = 
     params["radius"] = _draw(rng, radius, "radius")
     margin = 3
     r_max = np.hypot((shape[1] - 1) / 2, (shape[2] - 1) / 2)
-    sag = params["radius"] - np.sqrt(max(params["radius"] ** 2 - r_max ** 2, 0.0))
-    room = shape[0] - margin - sag - 2.0
+    # the last surface, radius R = radius - total, must stay below z = shape[0] - 2 at r_max
+    depth = max(margin + params["radius"] - (shape[0] - 2), 0.0)
+    room = params["radius"] - np.hypot(r_max, depth) - 1.0
     total = params["thicknesses"].sum()
     if total > room:
         params["thicknesses"] = params["thicknesses"] * (room / total)
