@@ -77,6 +77,7 @@ def _plot(path: pathlib.Path, xlabel: str, sweeps: dict[str, list[list]], bound:
         ax.plot(x, [r[4] for r in rows], "x--", label=f"{label}: max (one Otsu)")
     ax.axhline(bound, color="k", ls=":")
     ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("porosity error (pp)")
     ax.legend(fontsize=7)
