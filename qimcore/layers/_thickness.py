@@ -56,50 +56,57 @@ def _envelope(f, s2, line, v, bounds):  # pragma: no cover - compiled
         line[p] = f[v[k]] + s2 * (p - v[k]) ** 2
 
 
-@njit(parallel=True, cache=True)
-def _edt2(mask, sz, sy, sx):  # pragma: no cover - compiled
-    """Exact squared Euclidean distance (µm²) to the nearest False voxel, separable.
+def _edt2(mask: np.ndarray, sizes: tuple[float, float, float]) -> np.ndarray:
+    """Exact squared Euclidean distance (µm²) to the nearest False voxel of a 3D mask.
 
-    Every row along x must hold a False voxel (the caller pads the mask).
+    Separable: distances along x, then the lower envelope of parabolas along y and z
+    (Felzenszwalb & Huttenlocher). Every row along x must hold a False voxel (the caller pads
+    the mask).
     """
+    sz, sy, sx = sizes
+    with _chunk.KERNEL_LOCK:
+        out = _rows(mask, sx)
+        _lines(out, sy * sy)
+        if out.shape[0] > 1:
+            _lines(out.transpose(1, 0, 2), sz * sz)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _rows(mask, sx):  # pragma: no cover - compiled
+    """Squared distance along x to the nearest False voxel of the row."""
     nz, ny, nx = mask.shape
     out = np.empty(mask.shape, np.float64)
     for z in prange(nz):
         for y in range(ny):
-            last = -nx - ny - nz
+            last = -2 * nx
             for x in range(nx):
                 if not mask[z, y, x]:
                     last = x
                 out[z, y, x] = x - last
-            last = 2 * (nx + ny + nz)
+            last = 3 * nx
             for x in range(nx - 1, -1, -1):
                 if not mask[z, y, x]:
                     last = x
                 out[z, y, x] = (sx * min(out[z, y, x], last - x)) ** 2
-    for z in prange(nz):
-        f = np.empty(ny)
-        line = np.empty(ny)
-        v = np.empty(ny, np.int64)
-        bounds = np.empty(ny + 1)
-        for x in range(nx):
-            for y in range(ny):
-                f[y] = out[z, y, x]
-            _envelope(f, sy * sy, line, v, bounds)
-            for y in range(ny):
-                out[z, y, x] = line[y]
-    if nz > 1:
-        for y in prange(ny):
-            f = np.empty(nz)
-            line = np.empty(nz)
-            v = np.empty(nz, np.int64)
-            bounds = np.empty(nz + 1)
-            for x in range(nx):
-                for z in range(nz):
-                    f[z] = out[z, y, x]
-                _envelope(f, sz * sz, line, v, bounds)
-                for z in range(nz):
-                    out[z, y, x] = line[z]
     return out
+
+
+@njit(parallel=True, cache=True)
+def _lines(out, s2):  # pragma: no cover - compiled
+    """Lower envelope along axis 1, in place: ``out[a, p, x] = min_q out[a, q, x] + s2 (p - q)^2``."""
+    n_a, n, nx = out.shape
+    for a in prange(n_a):
+        f = np.empty(n)
+        line = np.empty(n)
+        v = np.empty(n, np.int64)
+        bounds = np.empty(n + 1)
+        for x in range(nx):
+            for p in range(n):
+                f[p] = out[a, p, x]
+            _envelope(f, s2, line, v, bounds)
+            for p in range(n):
+                out[a, p, x] = line[p]
 
 
 def _ridge(r2: np.ndarray, sizes: tuple[float, ...], offs: np.ndarray,
@@ -225,8 +232,7 @@ def _local_thickness_np(mask: np.ndarray, *, sizes: tuple[float, ...],
     # one spare voxel per row ends the union-find links
     out = np.zeros(shape[:2] + (shape[2] + 1,), dtype=np.float32)
     if mask.any():
-        with _chunk.KERNEL_LOCK:
-            r2 = _edt2(mask.reshape(shape), sz, sy, sx)
+        r2 = _edt2(mask.reshape(shape), (sz, sy, sx))
         offs, d2 = _lattice(float(r2.max()), sizes)
         centres = np.nonzero(_ridge(r2, sizes, offs, d2))
         r2_c = r2[centres]
