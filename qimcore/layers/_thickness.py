@@ -259,7 +259,9 @@ def local_thickness(mask: Any, voxel_size: Any = 1.0, *, max_thickness: float | 
     Dougherty & Kunzelmann's algorithm: the sphere centred at voxel ``c`` holds the voxels closer
     than ``EDT(c)``, the Euclidean distance to the nearest background voxel; each voxel gets the
     largest sphere covering it. Only the distance ridge (spheres whose voxels are not all inside
-    a neighbour's sphere) is painted, which leaves the result unchanged. Voxel-centred spheres
+    a neighbour's sphere) is painted, which leaves the result unchanged; spheres are painted
+    largest first, row by row, skipping painted voxels, so each voxel is written once (the
+    squared EDT is computed exactly by separable passes). Voxel-centred spheres
     measure a plate of ``n`` voxels as ``n + 1`` (``n`` odd) or ``n`` (``n`` even); the reported
     diameter is ``2 * EDT - s/2`` (``s`` the smallest voxel size), so plates read within half a
     voxel of ``n`` for either parity. Outside the volume counts as background. *Chunked*.
@@ -275,7 +277,7 @@ def local_thickness(mask: Any, voxel_size: Any = 1.0, *, max_thickness: float | 
         (``max_thickness / s + 3`` voxels). Structures thicker than that may be measured
         differently from the numpy result.
     progress : bool, keyword-only
-        Show a progress bar over sphere sizes (numpy input).
+        Show a progress bar over slabs of slices (numpy input).
 
     Returns
     -------
