@@ -50,27 +50,18 @@ class ShellLayers:
     radii: np.ndarray
 
 
-def _edge_costs(unfolded: np.ndarray, edges: Sequence[str]) -> list[np.ndarray]:
-    """Minus the outward rise (or fall) ``u[r] - u[r - 1]``: a surface at ``r`` starts a layer."""
-    grad = np.zeros_like(unfolded)
-    grad[1:] = np.diff(unfolded, axis=0)
-    rise, fall = -np.clip(grad, 0, None), -np.clip(-grad, 0, None)
-    return [rise if _validate.choice(e, "edges", ("rising", "falling")) == "rising" else fall
-            for e in edges]
+_POLARITY = {"rising": "dark-to-bright", "falling": "bright-to-dark"}
 
 
-def _region_costs(unfolded: np.ndarray, regions: Sequence[str | None],
-                  weight: float) -> np.ndarray:
-    """Chan-Vese terms ``weight * (u - c)**2``, ``c`` the mean of the solid or void Otsu class."""
+def _region_means(unfolded: np.ndarray, regions: Sequence[str | None]) -> list[float | None]:
+    """Expected intensity of each region: the mean of the solid or void class of Otsu's split."""
     from skimage.filters import threshold_otsu
 
     level = threshold_otsu(unfolded.ravel())
-    means = {"solid": unfolded[unfolded > level].mean(), "void": unfolded[unfolded <= level].mean()}
-    out = np.zeros((len(regions),) + unfolded.shape, np.float32)
-    for k, kind in enumerate(regions):
-        if kind is not None:
-            out[k] = weight * (unfolded - means[_validate.choice(kind, "regions", tuple(means))]) ** 2
-    return out
+    means = {"solid": float(unfolded[unfolded > level].mean()),
+             "void": float(unfolded[unfolded <= level].mean())}
+    return [None if kind is None else means[_validate.choice(kind, "regions", tuple(means))]
+            for kind in regions]
 
 
 def _polar_thickness(r: np.ndarray, z: np.ndarray, n_angles: int, sigma: float) -> np.ndarray:
@@ -98,7 +89,7 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     """Growth layers rolled around a centre line: unfold, find all surfaces in 3D, tabulate.
 
     The slices are unfolded to polar coordinates around their centres
-    (:func:`qimcore.surfaces.unfold_polar`, a ``(radius, slice, angle)`` stack), all surfaces are
+    (:class:`qimcore.surfaces.PolarGrid`, a ``(radius, slice, angle)`` stack), all surfaces are
     found in one call of :func:`qimcore.surfaces.detect_surfaces` with the angle axis cyclic
     and smoothness along the slices too, so the layers are smooth from slice to slice, and each
     layer is measured in these layer-following coordinates: thickness along the normal of the
@@ -155,7 +146,8 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
 
     See Also
     --------
-    qimcore.surfaces.unfold_polar, qimcore.surfaces.detect_surfaces, layer_table
+    qimcore.surfaces.PolarGrid, qimcore.surfaces.edge_cost, qimcore.surfaces.region_cost,
+    qimcore.surfaces.detect_surfaces, qimcore.layers.layer_table
 
     Examples
     --------
@@ -171,7 +163,7 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     """
     from skimage.filters import threshold_otsu
 
-    from ..surfaces import detect_surfaces, polar_to_points, unfold_polar
+    from ..surfaces import PolarGrid, detect_surfaces, edge_cost, region_cost
 
     vol = _validate.array(volume, "volume", ndim=3, allow_dask=False)
     edges = list(edges) if not isinstance(edges, str) else [edges]
@@ -200,18 +192,21 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
         solid = stack > threshold_otsu(stack.ravel())
         center = np.array([ndi.center_of_mass(s) for s in solid])
     r = np.arange(min(vol.shape[1:]) // 2, dtype=float) if radii is None else radii
-    unfolded = unfold_polar(stack, center, r, n_angles)                  # (R, Z, A)
     centres = np.broadcast_to(np.asarray(center, float), (len(ks), 2))
-    r = np.asarray(r, float)
+    grid = PolarGrid(centres, r, n_angles)
+    unfolded = grid.sample(stack)                                        # (R, Z, A)
+    r = grid.radii
     lo, hi = float(unfolded.min()), float(unfolded.max())
     u = (unfolded - lo) / (hi - lo) if hi > lo else np.zeros_like(unfolded)
     region = None
     if regions is not None and hi > lo:
-        region = _region_costs(u, regions, region_weight)
-    heights = detect_surfaces(_edge_costs(u, edges), delta=delta, min_distance=min_distance,
-                              max_distance=max_distance, region_cost=region, wrap=1)
-    mat = None if material is None else unfold_polar(
-        np.asarray(material[ks], np.float32), centres, r, n_angles) >= 0.5
+        region = region_cost(u, _region_means(u, regions), region_weight)
+    costs = [edge_cost(u, sigma=0, clip=True,
+                       polarity=_POLARITY[_validate.choice(e, "edges", tuple(_POLARITY))])
+             for e in edges]
+    heights = detect_surfaces(costs, delta=delta, min_distance=min_distance,
+                              max_distance=max_distance, region_cost=region, wrap=grid.wrap)
+    mat = None if material is None else grid.sample(np.asarray(material[ks], np.float32)) >= 0.5
     step = float(np.mean(np.diff(r))) if len(r) > 1 else 1.0
     n_vox, porosity, imean, threshold = _porosity(unfolded, heights, mat, threshold)
     radius_um = np.maximum(r[heights] - 0.5 * step, 0.0) * dx   # sample h spans r[h] ± step/2
@@ -221,6 +216,6 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     wedge = 0.5 * np.diff(radius_um ** 2, axis=0) * (2 * np.pi / n_angles) * dzs[:, None]
     table = _table(thickness, n_vox, porosity, imean, wedge.reshape(len(wedge), -1).sum(axis=1),
                    threshold)
-    return ShellLayers(heights=heights, points=polar_to_points(heights, centres, r, n_angles),
+    return ShellLayers(heights=heights, points=grid.points(heights),
                        thickness=thickness, table=table, unfolded=unfolded, slices=ks,
                        centres=np.array(centres), radii=r)
