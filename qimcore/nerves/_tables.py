@@ -95,18 +95,52 @@ def _frame(rows: list[dict], columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(columns)).astype(columns)
 
 
+def _direction(z: np.ndarray, centre: np.ndarray, half_width: float) -> np.ndarray:
+    """Slope ``d(y, x)/dz`` of a centre line ``(n, 2)`` at each slice ``z`` (same units): a
+    least-squares line through the points within ``half_width`` along ``z`` (at least the
+    two nearest on each side); zero for a single slice."""
+    if len(z) < 2:
+        return np.zeros_like(centre)
+    half = max(float(half_width), 2.0 * float(np.median(np.diff(z))))
+    near = np.abs(z[:, None] - z[None]) <= half                  # (slice, neighbour)
+    w = near / near.sum(1, keepdims=True)
+    zm = w @ z
+    dz = z[None] - zm[:, None]
+    var = (w * dz ** 2).sum(1)
+    cov = np.einsum("ij,ijk->ik", w * dz, centre[None] - (w @ centre)[:, None])
+    return cov / np.where(var > 0, var, 1.0)[:, None]
+
+
+def _perpendicular(curves: np.ndarray, centre: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """``(n, m, 2)`` slice curves seen along the centre line: each slice's cut through a
+    nerve with slope ``s = d(y, x)/dz`` is its perpendicular cross-section stretched by
+    ``sqrt(1 + |s|^2) = 1 / cos(tilt)`` along ``s``; compress it back about ``centre``."""
+    norm = np.linalg.norm(slope, axis=-1)
+    u = np.divide(slope, norm[:, None], out=np.zeros_like(slope), where=norm[:, None] > 0)
+    shrink = 1 - 1 / np.sqrt(1 + norm ** 2)                     # 1 - cos(tilt)
+    rel = curves - centre[:, None]
+    along = (rel * u[:, None]).sum(-1, keepdims=True)
+    return curves - shrink[:, None, None] * along * u[:, None]
+
+
 def _per_slice(track: NerveTrack, vs: tuple[float, float, float]) -> dict[str, np.ndarray]:
     scale = np.array(vs[1:])
-    inner = polygon_moments(track.inner * scale)
-    outer = polygon_moments(track.outer * scale)
-    axon = 2 * np.sqrt(inner["area"] / np.pi)
-    fibre = 2 * np.sqrt(outer["area"] / np.pi)
-    return {"slice": track.z, "z": track.z * vs[0], "y": inner["y"], "x": inner["x"],
+    inner, outer = track.inner * scale, track.outer * scale
+    z = track.z * vs[0]
+    centre = polygon_moments(inner)
+    yx = np.column_stack([centre["y"], centre["x"]])
+    radius = np.sqrt(np.median(polygon_moments(outer)["area"]) / np.pi)
+    slope = _direction(z, yx, radius)
+    inner_m = polygon_moments(_perpendicular(inner, yx, slope))
+    outer_m = polygon_moments(_perpendicular(outer, yx, slope))
+    axon = 2 * np.sqrt(inner_m["area"] / np.pi)
+    fibre = 2 * np.sqrt(outer_m["area"] / np.pi)
+    return {"slice": track.z, "z": z, "y": centre["y"], "x": centre["x"],
             "axon_diameter": axon, "fibre_diameter": fibre,
             "myelin_thickness": (fibre - axon) / 2,
             "g_ratio": np.divide(axon, fibre, out=np.zeros_like(axon), where=fibre > 0),
-            "eccentricity": inner["eccentricity"], "orientation": inner["orientation"],
-            "anisotropy": inner["anisotropy"], "contrast": track.contrast, "lost": track.lost}
+            "eccentricity": inner_m["eccentricity"], "orientation": inner_m["orientation"],
+            "anisotropy": inner_m["anisotropy"], "contrast": track.contrast, "lost": track.lost}
 
 
 def nerve_slices(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0) -> pd.DataFrame:
