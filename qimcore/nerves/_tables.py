@@ -134,13 +134,14 @@ def _per_slice(track: NerveTrack, vs: tuple[float, float, float]) -> dict[str, n
     inner_m = polygon_moments(_perpendicular(inner, yx, slope))
     outer_m = polygon_moments(_perpendicular(outer, yx, slope))
     axon = 2 * np.sqrt(inner_m["area"] / np.pi)
-    fibre = 2 * np.sqrt(outer_m["area"] / np.pi)
+    fibre = np.where(track.cut, np.nan, 2 * np.sqrt(outer_m["area"] / np.pi))
     return {"slice": track.z, "z": z, "y": centre["y"], "x": centre["x"],
             "axon_diameter": axon, "fibre_diameter": fibre,
             "myelin_thickness": (fibre - axon) / 2,
-            "g_ratio": np.divide(axon, fibre, out=np.zeros_like(axon), where=fibre > 0),
+            "g_ratio": np.divide(axon, fibre, out=np.full_like(axon, np.nan), where=fibre > 0),
             "eccentricity": inner_m["eccentricity"], "orientation": inner_m["orientation"],
-            "anisotropy": inner_m["anisotropy"], "contrast": track.contrast, "lost": track.lost}
+            "anisotropy": inner_m["anisotropy"], "contrast": track.contrast, "lost": track.lost,
+            "cut": track.cut}
 
 
 def nerve_slices(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0) -> pd.DataFrame:
@@ -157,11 +158,22 @@ def nerve_slices(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0) -> pd.Data
     -------
     pandas.DataFrame
         Columns ``nerve`` (index in ``tracks``), ``slice``, ``z``, ``y``, ``x`` (axon
-        centroid, µm), ``axon_diameter`` and ``fibre_diameter`` (µm, equivalent circles of
-        the inner and outer areas), ``myelin_thickness`` (half their difference, µm),
-        ``g_ratio`` (axon / fibre diameter), ``eccentricity`` and ``orientation`` (degrees,
-        major axis of the axon, see :func:`polygon_moments`), ``contrast`` and ``lost``
-        (from the track).
+        centroid in the slice, µm), ``axon_diameter`` and ``fibre_diameter`` (µm, equivalent
+        circles of the inner and outer cross-sections perpendicular to the nerve's centre
+        line), ``myelin_thickness`` (half their difference, µm), ``g_ratio`` (axon / fibre
+        diameter), ``eccentricity`` and ``orientation`` (degrees, major axis of the axon's
+        perpendicular cross-section in slice coordinates, see :func:`polygon_moments`),
+        ``contrast`` and ``lost`` (from the track). ``fibre_diameter``, ``myelin_thickness``
+        and ``g_ratio`` are NaN in the slices where the track's myelin is ``cut`` by the
+        image border.
+
+    Notes
+    -----
+    A z-slice cuts a nerve tilted by ``theta`` along an ellipse stretched by ``1 / cos
+    theta`` in the direction of the tilt. The centre line's slope at each slice is the
+    least-squares line through the axon centroids within one fibre radius along ``z`` (at
+    least two slices each side); each curve is compressed by ``cos theta`` along the slope
+    about the centroid, which is the cross-section perpendicular to the centre line.
 
     Examples
     --------
@@ -195,6 +207,12 @@ def _twist(z: np.ndarray, angle: np.ndarray, weight: np.ndarray) -> float:
     zm, am = (w * z).sum(), (w * unwrapped).sum()
     var = (w * (z - zm) ** 2).sum()
     return float((w * (z - zm) * (unwrapped - am)).sum() / var) if var > 0 else float("nan")
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean of the finite values (NaN where there are none)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _undulation(points: np.ndarray) -> float:
@@ -248,7 +266,9 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
                 random_state: Any = 0) -> pd.DataFrame:
     """One row per nerve: mean diameters, myelin, g-ratio, undulation, twist and clusters.
 
-    Means are over the slices that are not ``lost``.
+    Means are over the slices that are not ``lost`` (fibre diameter, myelin thickness and
+    g-ratio also not ``cut``); every diameter is measured perpendicular to the nerve's
+    centre line (see :func:`nerve_slices`).
 
     Parameters
     ----------
@@ -296,7 +316,7 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
         s = _per_slice(t, vs)
         ok = ~s["lost"] if (~s["lost"]).any() else np.ones(len(t), bool)
         centre = np.column_stack([s["z"], s["y"], s["x"]])
-        rows.append({"nerve": i, **{k: float(np.mean(s[k][ok])) for k in
+        rows.append({"nerve": i, **{k: _mean(s[k][ok]) for k in
                                     ("axon_diameter", "fibre_diameter", "myelin_thickness",
                                      "g_ratio", "eccentricity")},
                      "undulation": _undulation(centre),
@@ -389,16 +409,17 @@ def nerve_nodes(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *, drop: fl
         if not len(t):
             continue
         s = _per_slice(t, vs)
-        good = ~s["lost"]
+        good = ~s["lost"] & ~s["cut"]
         if not good.any():
             continue
         thin = (s["lost"] | (s["contrast"] < drop * np.median(s["contrast"][good]))
                 | (s["myelin_thickness"] < drop * np.median(s["myelin_thickness"][good])))
+        measured = ~thin & ~s["cut"]
         edges = np.flatnonzero(np.diff(np.r_[0, thin.astype(int), 0]))
         for a, b in zip(edges[::2], edges[1::2]):
             k = a + int(np.argmin(s["contrast"][a:b]))
-            before = s["myelin_thickness"][:a][~thin[:a]][-window:]
-            after = s["myelin_thickness"][b:][~thin[b:]][:window]
+            before = s["myelin_thickness"][:a][measured[:a]][-window:]
+            after = s["myelin_thickness"][b:][measured[b:]][:window]
             rows.append({"nerve": i, "slice": int(t.z[k]), "z": float(s["z"][k]),
                          "length": (b - a) * vs[0],
                          "myelin_before": float(np.median(before)) if len(before) else np.nan,

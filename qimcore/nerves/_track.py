@@ -48,14 +48,17 @@ class NerveTrack:
     lost : (n_slices,) ndarray of bool
         Slices whose contrast fell below ``min_contrast``; their curves are carried over
         from the neighbouring slice (they bridge gaps such as nodes of Ranvier).
+    cut : (n_slices,) ndarray of bool
+        Slices where the outer curve reaches the image's edge: the myelin is cut by the
+        border there (the axon is still inside), so only the axon is measured.
 
     Examples
     --------
     >>> theta = 2 * np.pi * np.arange(8) / 8
     >>> circle = np.stack([np.sin(theta), np.cos(theta)], -1)
     >>> track = NerveTrack(z=[3, 4], inner=[2 * circle] * 2, outer=[3 * circle] * 2)
-    >>> len(track), track.inner.shape, track.lost.tolist()
-    (2, (2, 8, 2), [False, False])
+    >>> len(track), track.inner.shape, track.lost.tolist(), track.cut.tolist()
+    (2, (2, 8, 2), [False, False], [False, False])
     """
 
     z: np.ndarray
@@ -63,6 +66,7 @@ class NerveTrack:
     outer: np.ndarray
     contrast: np.ndarray = field(default=None)  # type: ignore[assignment]
     lost: np.ndarray = field(default=None)  # type: ignore[assignment]
+    cut: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.z = np.asarray(self.z, np.int64)
@@ -76,6 +80,7 @@ class NerveTrack:
         self.contrast = (np.ones(n) if self.contrast is None
                          else np.asarray(self.contrast, np.float64))
         self.lost = np.zeros(n, bool) if self.lost is None else np.asarray(self.lost, bool)
+        self.cut = np.zeros(n, bool) if self.cut is None else np.asarray(self.cut, bool)
 
     def __len__(self) -> int:
         return len(self.z)
@@ -208,6 +213,12 @@ def find_seeds(myelin: Any, *, min_area: float = 20.0, threshold: float = 0.5) -
 
 # -- one nerve in one slice -------------------------------------------------------------------
 
+def _area(curve: np.ndarray) -> float:
+    """Area enclosed by a closed ``(n, 2)`` polygon (shoelace)."""
+    y, x = curve[:, 0], curve[:, 1]
+    return float(abs((x * np.roll(y, -1) - np.roll(x, -1) * y).sum()) / 2)
+
+
 @dataclass
 class _State:
     inner: np.ndarray
@@ -222,8 +233,7 @@ class _State:
 
     @property
     def area(self) -> float:
-        y, x = self.outer[:, 0], self.outer[:, 1]
-        return float(abs((x * np.roll(y, -1) - np.roll(x, -1) * y).sum()) / 2)
+        return _area(self.outer)
 
     @property
     def mid(self) -> np.ndarray:
@@ -245,6 +255,7 @@ class _Params:
     edge_weight: float
     min_contrast: float
     shape_prior: float
+    min_g_ratio: float
 
 
 def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
@@ -452,25 +463,22 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     return _State(inner, outer, contrast)
 
 
-def _valid(state: _State, shape: tuple[int, int], margin: float) -> bool:
-    """The nerve is not cut by the border (its axon at least ``margin``, the smallest myelin
-    thickness, inside the pixel centres, its myelin at most touching the edge, `_inside`)
-    and its axon curve has not collapsed."""
+def _valid(state: _State, shape: tuple[int, int]) -> bool:
+    """The axon is enclosed inside the image (at least one pixel of myelin between it and
+    the outer pixel centres) and its curve has not collapsed."""
     step = np.linalg.norm(state.inner - np.roll(state.inner, -1, axis=0), axis=-1)
-    axon = ((state.inner >= margin).all()
-            and (state.inner <= np.array(shape) - 1 - margin).all())
-    return bool(axon and _inside(state.outer, shape) and step.min() > 1e-6)
+    axon = (state.inner >= 1).all() and (state.inner <= np.array(shape) - 2).all()
+    return bool(axon and step.min() > 1e-6)
 
 
 def _centroid(curve: np.ndarray) -> np.ndarray:
     return curve.mean(axis=0)
 
 
-def _inside(curve: np.ndarray, shape: tuple[int, int]) -> bool:
-    """At most a fraction ``_CUT`` of the curve lies on the image's edge (beyond the pixel
-    centres, where `_blocked` pins a nerve cut by the border)."""
-    edge = ((curve < 0) | (curve > np.array(shape) - 1)).any(axis=-1)
-    return bool(edge.mean() <= _CUT)
+def _on_edge(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Fraction of a ``(..., n, 2)`` curve on the image's edge (beyond the pixel centres,
+    where `_blocked` pins the outer curve of a nerve cut by the border)."""
+    return ((curve < 0) | (curve > np.array(shape) - 1)).any(axis=-1).mean(axis=-1)
 
 
 # -- the public tracker -----------------------------------------------------------------------
@@ -480,8 +488,9 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
                  sigma: float = 1.0, delta: int = 1, min_thickness: int = 2,
                  max_thickness: int = 12, search: float = 4.0, max_radius: float = 30.0,
                  edge_weight: float = 1.0, shape_prior: float = 0.2, min_area: float = 20.0,
-                 min_contrast: float = 0.4, max_change: float = 0.25, max_lost: int = 3,
-                 seed_every: int = 16, seed_slices: Any = None,
+                 min_contrast: float = 0.5, min_g_ratio: float = 0.4,
+                 max_change: float = 0.25, max_lost: int = 3,
+                 seed_every: int = 1, seed_slices: Any = None,
                  progress: bool = False) -> list[NerveTrack]:
     """Track myelinated nerves along ``z``: axon and myelin boundaries in every slice.
 
@@ -543,6 +552,10 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     min_contrast : float, keyword-only
         Myelin contrast (ring minus surroundings, in myelin-map units) below which a slice is
         lost; seeds below it in the start slice are dropped.
+    min_g_ratio : float, keyword-only
+        Smallest g-ratio (axon / fibre diameter in the slice) of a new nerve; myelinated
+        axons lie at about 0.45-0.85, a ring thicker than that around a small hole is a gap
+        between the myelin of other nerves (e.g. nerves cut by the image border).
     max_change : float, keyword-only
         Largest relative change of the fibre area between slices (and half the largest of the
         myelin thickness) before a slice counts as lost (a jump to a wrong boundary).
@@ -617,11 +630,11 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     for name, value in (("search", search), ("max_radius", max_radius),
                         ("max_change", max_change),
                         ("edge_weight", edge_weight), ("sigma", sigma),
-                        ("shape_prior", shape_prior)):
+                        ("shape_prior", shape_prior), ("min_g_ratio", min_g_ratio)):
         _validate.positive(value, name, allow_zero=name != "max_radius")
     p = _Params(n_points, delta, min_thickness, max_thickness, float(search),
                 float(max_radius), float(edge_weight), float(min_contrast),
-                float(shape_prior))
+                float(shape_prior), float(min_g_ratio))
     if max_thickness < min_thickness:
         raise ValueError(f"max_thickness must be >= min_thickness={min_thickness}; "
                          f"got {max_thickness}")
@@ -653,7 +666,7 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
         for record in _propagate(myelin, z0, fresh, taken, p, max_change, max_lost, bar):
             _join(record, done)
     bar.close()
-    return [_assemble(record) for record in done]
+    return [_assemble(record, shape) for record in done]
 
 
 def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken, p: _Params,
@@ -684,7 +697,8 @@ def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken,
                         or abs(new.thickness / prev.reference - 1) > 2 * max_change)
                 lost = new.contrast < p.min_contrast or jump
                 lost_run[k] = lost_run[k] + 1 if lost else 0
-                if not _valid(new, shape, p.min_thickness) or lost_run[k] > max_lost:
+                if not _valid(new, shape) or _on_edge(new.outer, shape) > _CUT \
+                        or lost_run[k] > max_lost:
                     del active[k]
                     continue
                 if lost:
@@ -725,8 +739,7 @@ def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
     states: dict[int, _State | None] = {}
     for k, seed in enumerate(seeds):
         s = _init(m, seed, seeds, p, taken)
-        ok = s.contrast >= p.min_contrast and _valid(s, shape, p.min_thickness)
-        states[k] = s if ok else None
+        states[k] = s if _seedable(s, shape, p) else None
         if taken is not None and s is not None and _blocked(s.inner, shape, taken).max() \
                 > -p.min_thickness:
             states[k] = None   # not enclosed by its own myelin: a gap between nerves
@@ -736,14 +749,23 @@ def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
             if s is None:
                 continue
             new = _step(m, s, s.thickness, k, claims, p, taken)
-            if new.contrast >= p.min_contrast and _valid(new, shape, p.min_thickness):
+            if _seedable(new, shape, p):
                 states[k] = new
     return states
 
 
-def _assemble(record: dict[int, tuple[_State, bool]]) -> NerveTrack:
+def _seedable(state: _State, shape: tuple[int, int], p: _Params) -> bool:
+    """A new nerve: myelin contrast, axon enclosed in the image, at most ``_CUT`` of the
+    outer curve on the edge and a g-ratio (equivalent diameters) of at least ``min_g_ratio``
+    (a smaller one is a gap between other nerves' myelin, not an axon in its own)."""
+    g = np.sqrt(_area(state.inner) / max(state.area, 1e-12))
+    return bool(state.contrast >= p.min_contrast and _valid(state, shape)
+                and _on_edge(state.outer, shape) <= _CUT and g >= p.min_g_ratio)
+
+
+def _assemble(record: dict[int, tuple[_State, bool]], shape: tuple[int, int]) -> NerveTrack:
     zs = sorted(record)
+    outer = np.stack([record[z][0].outer for z in zs])
     return NerveTrack(z=np.array(zs), inner=np.stack([record[z][0].inner for z in zs]),
-                      outer=np.stack([record[z][0].outer for z in zs]),
-                      contrast=np.array([record[z][0].contrast for z in zs]),
-                      lost=np.array([record[z][1] for z in zs]))
+                      outer=outer, contrast=np.array([record[z][0].contrast for z in zs]),
+                      lost=np.array([record[z][1] for z in zs]), cut=_on_edge(outer, shape) > 0)
