@@ -505,13 +505,16 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     and bound the outer curve, so neighbours touch but do not overlap. Boundaries are refined
     to sub-pixel precision where the myelin map crosses half way between the adjacent
     regions. Tracking runs from ``start_slice`` in both directions and stops when the nerve
-    is cut by the border (its axon closer than ``min_thickness`` to the edge or more than a
-    quarter of its outer curve on the edge) or a slice is lost (myelin contrast below ``min_contrast``, or a
-    jump of the fibre area by more than ``max_change``) more than ``max_lost`` times in a
-    row; shorter gaps, e.g. nodes of Ranvier, are bridged and flagged in ``lost``. Then the
-    ``seed_slices`` are scanned for axons that no track covers yet (nerves cut by the border
-    or missing in the start slice); each is tracked both ways around the nerves already
-    tracked (it may not enter their outer curves) and joined to a track it continues.
+    leaves the image (no pixel of myelin left between its axon and the edge, or more than a
+    quarter of its outer curve on the edge) or a slice is lost (myelin contrast below
+    ``min_contrast``, or a jump of the fibre area by more than ``max_change``) more than
+    ``max_lost`` times in a row; shorter gaps, e.g. nodes of Ranvier, are bridged and flagged
+    in ``lost``; slices whose outer curve reaches the edge are flagged in ``cut``. Then the
+    ``seed_slices`` (by default every slice) are scanned for axons that no track covers yet
+    (nerves cut by the border or missing in the start slice); each is tracked both ways
+    around the nerves already tracked (it may not enter their outer curves) and joined to a
+    track it continues. A new nerve needs ``min_contrast``, at most a quarter of its outer
+    curve on the edge and a g-ratio of at least ``min_g_ratio``.
 
     Parameters
     ----------
@@ -562,7 +565,8 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     max_lost : int, keyword-only
         Longest run of lost slices bridged before a track stops.
     seed_every : int, keyword-only
-        Spacing of the default ``seed_slices`` (slices ``0, seed_every, 2 * seed_every, ...``).
+        Spacing of the default ``seed_slices`` (slices ``0, seed_every, 2 * seed_every, ...``;
+        default every slice).
     seed_slices : sequence of int, keyword-only, optional
         Slices scanned with :func:`find_seeds` for nerves not tracked yet, after
         ``start_slice``; default: every ``seed_every``-th slice when ``seeds`` is None,
