@@ -17,7 +17,10 @@ from .. import _validate
 from ..surfaces import (
     curve_normals,
     detect_surfaces,
+    polar_radii,
     polar_to_points,
+    polygon_area,
+    ray_directions,
     unfold_polar,
 )
 from ._obstacles import _blocked, _join, _Taken
@@ -213,12 +216,6 @@ def find_seeds(myelin: Any, *, min_area: float = 20.0, threshold: float = 0.5) -
 
 # -- one nerve in one slice -------------------------------------------------------------------
 
-def _area(curve: np.ndarray) -> float:
-    """Area enclosed by a closed ``(n, 2)`` polygon (shoelace)."""
-    y, x = curve[:, 0], curve[:, 1]
-    return float(abs((x * np.roll(y, -1) - np.roll(x, -1) * y).sum()) / 2)
-
-
 @dataclass
 class _State:
     inner: np.ndarray
@@ -233,7 +230,7 @@ class _State:
 
     @property
     def area(self) -> float:
-        return _area(self.outer)
+        return float(polygon_area(self.outer))
 
     @property
     def mid(self) -> np.ndarray:
@@ -404,27 +401,18 @@ def _claimed(points: np.ndarray, k: int, claims: dict[int, _Claim], margin: floa
     return out.reshape(points.shape[:-1])
 
 
-def _polar_radii(curve: np.ndarray, centre: np.ndarray, n: int) -> np.ndarray:
-    """Radii of a star-shaped closed curve around ``centre`` on the ``n`` rays of
-    :func:`qimcore.surfaces.unfold_polar` (periodic linear interpolation)."""
-    d = curve - centre
-    angle = np.arctan2(d[:, 0], d[:, 1]) % (2 * np.pi)
-    return np.interp(2 * np.pi * np.arange(n) / n, angle, np.hypot(d[:, 0], d[:, 1]),
-                     period=2 * np.pi)
-
-
 def _step(myelin: np.ndarray, predicted: _State, thickness: float, k: int,
           claims: dict[int, _Claim], p: _Params, taken: np.ndarray | None = None) -> _State:
     """Both boundaries of nerve ``k`` on rays from the centre of the ``predicted`` curves,
     near their mid-myelin curve, avoiding the pixels the other ``claims`` own, the finished
     nerves' pixels (``taken``, see `_blocked`) and the outside of the image."""
     centre = _centroid(predicted.inner)
-    mid = _polar_radii(predicted.mid, centre, p.n_points)
+    mid = polar_radii(predicted.mid, centre, p.n_points)
     reach = thickness / 2 + p.search
     radii = np.arange(max(np.floor(mid.min() - reach), 0), np.ceil(mid.max() + reach) + 1)
     profile, raw = np.moveaxis(unfold_polar(myelin, np.stack([centre, centre]), radii,
                                             p.n_points), 1, 0)
-    pts = centre + radii[:, None, None] * _rays(p.n_points)[None]
+    pts = centre + radii[:, None, None] * ray_directions(p.n_points)[None]
     offset = np.abs(radii[:, None] - mid[None])
     prior = p.shape_prior * np.maximum(offset - thickness / 2, 0)
     window = _EXCLUDE * (offset > reach)
@@ -441,11 +429,6 @@ def _points(h: np.ndarray, centre: np.ndarray, radii: np.ndarray, n: int,
     return np.clip(polar_to_points(h, centre, radii, n), -0.5, np.array(shape) - 0.5)
 
 
-def _rays(n: int) -> np.ndarray:
-    theta = 2 * np.pi * np.arange(n) / n
-    return np.stack([np.sin(theta), np.cos(theta)], -1)
-
-
 def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
           taken: np.ndarray | None = None) -> _State:
     """Boundaries around a seed from the polar unfolding (no previous curve yet); pixels
@@ -453,7 +436,7 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     radii = np.arange(0, p.max_radius + 1, dtype=np.float64)
     profile, raw = np.moveaxis(unfold_polar(myelin, np.stack([seed, seed]), radii, p.n_points),
                                1, 0)
-    pts = seed + radii[:, None, None] * _rays(p.n_points)[None]
+    pts = seed + radii[:, None, None] * ray_directions(p.n_points)[None]
     dist = np.linalg.norm(pts[..., None, :] - seeds, axis=-1)
     claim = np.maximum(np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1),
                        _blocked(pts, myelin.shape[1:], taken))
@@ -762,7 +745,7 @@ def _seedable(state: _State, shape: tuple[int, int], p: _Params) -> bool:
     """A new nerve: myelin contrast, axon enclosed in the image, at most ``_CUT`` of the
     outer curve on the edge and a g-ratio (equivalent diameters) of at least ``min_g_ratio``
     (a smaller one is a gap between other nerves' myelin, not an axon in its own)."""
-    g = np.sqrt(_area(state.inner) / max(state.area, 1e-12))
+    g = np.sqrt(polygon_area(state.inner) / max(state.area, 1e-12))
     return bool(state.contrast >= p.min_contrast and _valid(state, shape)
                 and _on_edge(state.outer, shape) <= _CUT and g >= p.min_g_ratio)
 
