@@ -96,19 +96,20 @@ def _frame(rows: list[dict], columns: dict[str, Any]) -> pd.DataFrame:
 
 
 def _direction(z: np.ndarray, centre: np.ndarray, half_width: float) -> np.ndarray:
-    """Slope ``d(y, x)/dz`` of a centre line ``(n, 2)`` at each slice ``z`` (same units): a
-    least-squares line through the points within ``half_width`` along ``z`` (at least the
-    two nearest on each side); zero for a single slice."""
+    """Slope ``d(y, x)/dz`` of a centre line ``(n, 2)`` at each slice ``z`` (same units): the
+    derivative of a least-squares parabola through the points within ``half_width`` along
+    ``z`` (at least the two nearest slices on each side; a line for three points or fewer);
+    zero for a single slice."""
     if len(z) < 2:
         return np.zeros_like(centre)
     half = max(float(half_width), 2.0 * float(np.median(np.diff(z))))
-    near = np.abs(z[:, None] - z[None]) <= half                  # (slice, neighbour)
-    w = near / near.sum(1, keepdims=True)
-    zm = w @ z
-    dz = z[None] - zm[:, None]
-    var = (w * dz ** 2).sum(1)
-    cov = np.einsum("ij,ijk->ik", w * dz, centre[None] - (w @ centre)[:, None])
-    return cov / np.where(var > 0, var, 1.0)[:, None]
+    dz = z[None] - z[:, None]                                   # (slice, neighbour)
+    near = (np.abs(dz) <= half).astype(np.float64)
+    degree = 2 if len(z) > 3 else 1
+    powers = dz[..., None] ** np.arange(degree + 1)             # (slice, neighbour, k)
+    gram = np.einsum("ij,ijk,ijl->ikl", near, powers, powers)
+    rhs = np.einsum("ij,ijk,jc->ikc", near, powers, centre)
+    return np.linalg.solve(gram, rhs)[:, 1]
 
 
 def _perpendicular(curves: np.ndarray, centre: np.ndarray, slope: np.ndarray) -> np.ndarray:
@@ -130,7 +131,7 @@ def _per_slice(track: NerveTrack, vs: tuple[float, float, float]) -> dict[str, n
     centre = polygon_moments(inner)
     yx = np.column_stack([centre["y"], centre["x"]])
     radius = np.sqrt(np.median(polygon_moments(outer)["area"]) / np.pi)
-    slope = _direction(z, yx, radius)
+    slope = _direction(z, yx, radius / 2)
     inner_m = polygon_moments(_perpendicular(inner, yx, slope))
     outer_m = polygon_moments(_perpendicular(outer, yx, slope))
     axon = 2 * np.sqrt(inner_m["area"] / np.pi)
@@ -171,8 +172,8 @@ def nerve_slices(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0) -> pd.Data
     -----
     A z-slice cuts a nerve tilted by ``theta`` along an ellipse stretched by ``1 / cos
     theta`` in the direction of the tilt. The centre line's slope at each slice is the
-    least-squares line through the axon centroids within one fibre radius along ``z`` (at
-    least two slices each side); each curve is compressed by ``cos theta`` along the slope
+    derivative of a least-squares parabola through the axon centroids within half the fibre
+    radius along ``z`` (at least two slices each side); each curve is compressed by ``cos theta`` along the slope
     about the centroid, which is the cross-section perpendicular to the centre line.
 
     Examples

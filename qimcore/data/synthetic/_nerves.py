@@ -63,8 +63,10 @@ def nerve_phantom(shape: tuple[int, int, int] = (40, 64, 64), *, noise: float = 
         ``centre`` ``(n, Z, 2)`` (y, x) axon centres; ``axes`` ``(n, Z, 2)`` axon semi-axes
         (a, b); ``outer_axes`` ``(n, Z, 2)`` semi-axes of the myelin's outer ellipse;
         ``angle`` ``(n, Z)`` direction of the ``a`` axis in degrees, the vector
-        ``(sin, cos)(angle)`` in ``(y, x)``; ``axon_diameter``, ``fibre_diameter``,
-        ``myelin_thickness`` ``(n, Z)`` equivalent-circle diameters (voxels) and their half
+        ``(sin, cos)(angle)`` in ``(y, x)`` (all in the slice); ``axon_diameter``,
+        ``fibre_diameter``, ``myelin_thickness`` ``(n, Z)`` equivalent-circle diameters
+        (voxels) of the cross-sections perpendicular to the undulating centre line (the
+        slice ellipse's area times the cosine of the centre line's tilt) and their half
         difference; ``twist`` ``(n,)`` degrees per slice; ``node`` ``(n, Z)`` bool, True
         where the myelin is missing; ``seeds`` ``(n, 2)`` axon centres in slice 0.
 
@@ -74,7 +76,7 @@ def nerve_phantom(shape: tuple[int, int, int] = (40, 64, 64), *, noise: float = 
     >>> volume.shape, volume.dtype.name, truth["axon_diameter"].shape
     ((4, 64, 64), 'float32', (3, 4))
     >>> np.round(truth["axon_diameter"][:, 0], 2).tolist()
-    [13.0, 10.0, 13.42]
+    [12.55, 9.62, 12.64]
     """
     if len(shape) != 3:
         raise ValueError(f"shape must be (Z, Y, X); got {shape!r}")
@@ -113,8 +115,11 @@ def nerve_phantom(shape: tuple[int, int, int] = (40, 64, 64), *, noise: float = 
             img[_ellipse_inside(yy, xx, centre[i, k], *axes[i, k], theta)] = _LEVELS["axon"]
         volume[k] = img.mean(axis=(2, 3))
     volume += rng.normal(0.0, noise, volume.shape).astype(np.float32)
-    axon_d = 2 * np.sqrt(axes.prod(axis=-1))
-    fibre_d = 2 * np.sqrt(outer.prod(axis=-1))
+    # a slice cuts the nerve along its perpendicular cross-section stretched by 1 / cos(tilt)
+    slope = np.gradient(centre, z, axis=1) if nz > 1 else np.zeros_like(centre)
+    shrink = np.sqrt(1 / np.sqrt(1 + (slope ** 2).sum(-1)))
+    axon_d = 2 * np.sqrt(axes.prod(axis=-1)) * shrink
+    fibre_d = 2 * np.sqrt(outer.prod(axis=-1)) * shrink
     truth = {"centre": centre, "axes": axes, "outer_axes": outer, "angle": angle,
              "axon_diameter": axon_d, "fibre_diameter": fibre_d,
              "myelin_thickness": (fibre_d - axon_d) / 2,
