@@ -9,7 +9,7 @@ from matplotlib.path import Path
 from skimage.draw import polygon2mask
 
 from qimcore.data import sample
-from qimcore.data.synthetic import nerve_phantom
+from qimcore.data.synthetic import nerve_family, nerve_phantom
 from qimcore.nerves import (
     NerveTrack,
     find_seeds,
@@ -322,3 +322,72 @@ def test_bad_input():
         nerve_table([np.zeros((3, 3))])
     with pytest.raises(ValueError, match="voxel_size"):
         nerve_slices([], voxel_size=-1)
+
+
+# -- perpendicular measurement and the phantom family -------------------------------------------
+
+@pytest.mark.parametrize("tilt", [0, 25, 45, 60])
+@pytest.mark.parametrize("voxel_size", [1.0, (2.0, 0.5, 0.5)])
+def test_diameters_are_perpendicular_to_the_centre_line(tilt, voxel_size):
+    """Slices through a straight tilted nerve of known cross-section (exact polygons)."""
+    vs = np.broadcast_to(np.asarray(voxel_size, float), (3,))
+    theta, azimuth = np.deg2rad(tilt), np.deg2rad(30)
+    u = np.array([np.sin(azimuth), np.cos(azimuth)])          # tilt direction in (y, x)
+    v = np.array([-u[1], u[0]])
+    n, phi = 40, 2 * np.pi * np.arange(256) / 256
+    slices = []
+    for r in (4.0, 7.0):                                          # axon and fibre radii (µm)
+        # the perpendicular circle stretched by 1 / cos(tilt) along u, in µm, then in pixels
+        ring = (r / np.cos(theta)) * np.cos(phi)[:, None] * u + r * np.sin(phi)[:, None] * v
+        path = np.arange(n)[:, None] * vs[0] * np.tan(theta) * u          # (n, 2) µm
+        slices.append((path[:, None] + ring[None] + 50) / vs[1:])
+    track = NerveTrack(range(n), *slices)
+    table = nerve_slices([track], voxel_size=tuple(vs))
+    np.testing.assert_allclose(table.axon_diameter, 8.0, rtol=1e-3)
+    np.testing.assert_allclose(table.fibre_diameter, 14.0, rtol=1e-3)
+    np.testing.assert_allclose(table.myelin_thickness, 3.0, rtol=2e-3)
+    np.testing.assert_allclose(table.g_ratio, 8 / 14, rtol=1e-3)
+    np.testing.assert_allclose(table.eccentricity, 0.0, atol=0.05)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nerve_family_truth_is_consistent(seed):
+    volume, truth = nerve_family(seed, (16, 64, 64))
+    again, _ = nerve_family(seed, (16, 64, 64))
+    np.testing.assert_array_equal(volume, again)
+    assert volume.shape == (16, 64, 64) and volume.dtype == np.float32
+    assert 0 <= truth["tilt"] <= 45
+    assert np.linalg.norm(truth["direction"]) == pytest.approx(1)
+    assert ((truth["g_ratio"] >= 0.5 - 1e-9) & (truth["g_ratio"] <= 0.7 + 1e-9)).all()
+    np.testing.assert_allclose(truth["myelin_thickness"],
+                               (truth["fibre_diameter"] - truth["axon_diameter"]) / 2)
+    labels = truth["labels"]
+    for i, closed in enumerate(truth["closed"]):
+        inside = labels == i + 1
+        assert not (closed & truth["node"][i]).any()
+        for z in np.flatnonzero(closed):
+            assert inside[z].any() and not inside[z][[0, -1]].any() \
+                and not inside[z][:, [0, -1]].any()
+
+
+def test_nerve_family_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        nerve_family(0, (4, 64, 64))
+    with pytest.raises(ValueError, match="tilt"):
+        nerve_family(0, tilt=(30, 10))
+    with pytest.raises(ValueError, match="tilt"):
+        nerve_family(0, tilt=95)
+    with pytest.raises(ValueError, match="n_nerves"):
+        nerve_family(0, n_nerves=(3, 1))
+
+
+def _match(tracks, truth):
+    """Truth nerve of each track (-1: none): the axis passes within the axon radius of the
+    track's axon centroid in most of its slices."""
+    out = []
+    for t in tracks:
+        centre = t.inner.mean(axis=1)
+        hits = [(np.linalg.norm(centre - truth["centre"][i, t.z], axis=-1)
+                 < truth["axon_diameter"][i] / 2).sum() for i in range(len(truth["g_ratio"]))]
+        out.append(int(np.argmax(hits)) if hits and max(hits) > len(t) / 2 else -1)
+    return np.array(out)
