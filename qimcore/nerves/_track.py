@@ -470,7 +470,7 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
                  n_points: int = 90, *, start_slice: int = 0, myelin_label: int = 2,
                  sigma: float = 1.0, delta: int = 1, min_thickness: int = 2,
                  max_thickness: int = 12, search: float = 4.0, max_radius: float = 30.0,
-                 edge_weight: float = 1.0, shape_prior: float = 0.2, min_area: float = 20.0,
+                 edge_weight: float = 1.0, shape_prior: float = 1.0, min_area: float = 20.0,
                  min_contrast: float = 0.5, min_g_ratio: float = 0.4,
                  max_change: float = 0.25, max_lost: int = 3,
                  seed_every: int = 1, seed_slices: Any = None,
@@ -532,7 +532,8 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     shape_prior : float, keyword-only
         Cost per pixel and per pixel of distance for myelin placed farther than half the
         previous thickness from the predicted mid-myelin curve: keeps the ring where the
-        image cannot tell (e.g. where the myelin of two nerves touches).
+        image cannot tell (e.g. where the myelin of two nerves touches); 1 makes a pixel of
+        ring one pixel too far cost as much as a pixel of the wrong class.
     min_area : float, keyword-only
         Smallest axon area for automatic seeds (pixels).
     min_contrast : float, keyword-only
