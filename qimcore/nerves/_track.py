@@ -17,6 +17,7 @@ from .. import _validate
 from ..surfaces import (
     curve_normals,
     detect_surfaces,
+    edge_cost,
     polar_radii,
     polar_to_points,
     polygon_area,
@@ -263,8 +264,9 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     Regions: axon (below the inner surface) and outside (above the outer one) pay the
     smoothed myelin likelihood ``profile``, the ring pays its complement, samples claimed by
     other nerves (``claim > 0``) pay ``_EXCLUDE`` unless outside, and the ring pays
-    ``ring_prior`` (a cost for straying from the predicted ring); the surfaces pay the signed
-    profile gradient plus ``window`` (a cost for leaving the searched band). Returns
+    ``ring_prior`` (a cost for straying from the predicted ring); the surfaces pay the
+    :func:`qimcore.surfaces.edge_cost` of the profile (rising into the ring, falling out of
+    it) plus ``window`` (a cost for leaving the searched band). Returns
     fractional heights where the unsmoothed ``raw`` profile crosses
     half way between the levels (median, upper quartile in the ring) of the adjacent
     regions, the outer one kept below the first zero crossing of ``claim`` (no overlap) and
@@ -272,10 +274,11 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     """
     excluded = (claim > 0).astype(np.float64)
     k = len(profile)
-    grad = np.diff(profile, axis=0, prepend=profile[:1])       # grad[h] = m[h] - m[h-1]
     penalty = _EXCLUDE * excluded
     region = np.stack([profile + penalty, 1 - profile + penalty + ring_prior, profile])
-    cost = [-p.edge_weight * grad + window, p.edge_weight * grad + window]
+    # the myelin map rises into the ring (inner boundary) and falls out of it (outer)
+    cost = [p.edge_weight * edge_cost(profile, 0, polarity) + window
+            for polarity in ("dark-to-bright", "bright-to-dark")]
     h0, h1 = detect_surfaces(cost, delta=p.delta, min_distance=p.min_thickness,
                              max_distance=min(p.max_thickness, k - 1), region_cost=region,
                              wrap=0)
