@@ -236,7 +236,7 @@ def test_real_sample_defaults():
     # closed in slices 5-17, 31-44 and from 52 on (cut by the border in between); a faint ring
     # (slices 23-26) that is not myelin in the scribble segmentation (validation/nerves.py)
     assert [(t.z[0], t.z[-1]) for t in tracks] == [(0, 127), (0, 127), (5, 17), (23, 26),
-                                                  (31, 43), (51, 127)]
+                                                  (31, 44), (51, 127)]
     for t in tracks:
         assert _inner_inside_outer(t)
         assert (t.outer >= -0.5).all() and (t.outer <= 127.5).all()

@@ -739,10 +739,21 @@ def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
         for k, s in states.items():
             if s is None:
                 continue
-            new = _step(m, s, s.thickness, k, claims, p, taken)
+            new = _step(m, _even(s, p.n_points), s.thickness, k, claims, p, taken)
             if _seedable(new, shape, p):
                 states[k] = new
     return states
+
+
+def _even(state: _State, n: int) -> _State:
+    """The state with its outer curve at the median ray thickness outside the inner one: the
+    first cut around a seed has no previous ring to keep it from following the myelin of an
+    untracked neighbour that touches the nerve; the sweeps search around an even ring."""
+    centre = _centroid(state.inner)
+    r_in = polar_radii(state.inner, centre, n)
+    ring = np.median(polar_radii(state.outer, centre, n) - r_in)
+    return _State(state.inner, centre + (r_in + ring)[:, None] * ray_directions(n),
+                  state.contrast)
 
 
 def _seedable(state: _State, shape: tuple[int, int], p: _Params) -> bool:
