@@ -168,9 +168,9 @@ def report(figures: Path) -> str:
     lines += ["", "Median absolute error (95th percentile, largest) of nerves without a node of "
               "Ranvier per tilt, then all nerves with one: a z-slice cuts a tilted node "
               "obliquely, over many slices, each with part of the myelin missing, which the "
-              "per-nerve means include. The outliers of the fibre diameter and myelin thickness "
-              "are nerves touching a neighbour that is not tracked (cut by the image border): "
-              "there the outer boundary can follow the neighbour's myelin. "
+              "per-nerve means include. The myelin thickness is half the difference of two "
+              "diameters: its outliers are thin sheaths (2-3 voxels), where the ring comes out "
+              "0.3-0.6 voxel too thick (axon a few per cent small, fibre a few per cent large). "
               "![diameter error versus tilt](figures/accuracy/nerves_error_vs_tilt.png)", ""]
     closed = sum(p["closed"] for p in phantoms)
     tracked = sum(p["tracked"] for p in phantoms)
