@@ -652,8 +652,11 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
                               if not any(Path(c).contains_point(q) for c in covered)]
                              ).reshape(-1, 2)
         taken = _Taken(done, shape)
-        states = _start(myelin(z0), seeds, p, taken(z0))
+        states = _start(myelin(z0), seeds, p, taken(z0)) if len(seeds) else {}
         fresh = [s for s in states.values() if s is not None]
+        if not fresh:
+            bar.update(nz)
+            continue
         for record in _propagate(myelin, z0, fresh, taken, p, max_change, max_lost, bar):
             _join(record, done)
     bar.close()
