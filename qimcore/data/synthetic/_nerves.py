@@ -276,7 +276,9 @@ def nerve_family(random_state: Any = None, shape: tuple[int, int, int] = (48, 96
         ratio[:2] = 1.0
     a = d_axon / 2 / np.sqrt(ratio)                       # a * b = (d / 2) ** 2
     b = a * ratio
-    thick = (d_axon / g - d_axon) / 2                     # exact for round nerves
+    # sheath thickness t with 2 sqrt((a + t)(b + t)) = d / g: the equivalent-circle g-ratio
+    t_sum, fibre_r = a + b, d_axon / (2 * g)
+    thick = (np.sqrt(t_sum ** 2 - 4 * (a * b - fibre_r ** 2)) - t_sum) / 2
     turn = np.array([_draw(rng, twist, "twist") for _ in range(n)])
     angle0 = rng.uniform(0, 180, n)
     centre = np.array([(nz - 1) / 2, (ny - 1) / 2, (nx - 1) / 2])
