@@ -500,7 +500,9 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     (nerves cut by the border or missing in the start slice); each is tracked both ways
     around the nerves already tracked (it may not enter their outer curves) and joined to a
     track it continues. A new nerve needs ``min_contrast``, at most a quarter of its outer
-    curve on the edge and a g-ratio of at least ``min_g_ratio``.
+    curve on the edge and a g-ratio of at least ``min_g_ratio``; a track whose myelin fades
+    out at both ends inside the image and the volume is dropped (a myelinated nerve runs
+    through; a faint ring that passes ``min_contrast`` for a few slices does not).
 
     Parameters
     ----------
@@ -666,11 +668,14 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
 def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken, p: _Params,
                max_change: float, max_lost: int, bar: Any) -> list[dict[int, tuple[_State, bool]]]:
     """Track the nerves found in slice ``start`` in both directions (see `track_nerves`),
-    around the finished nerves in ``taken``; one ``{z: (state, lost)}`` record per nerve."""
+    around the finished nerves in ``taken``; one ``{z: (state, lost)}`` record per nerve.
+    A nerve whose myelin fades out at both ends (inside the image and the volume) is no
+    myelinated nerve, which runs through: it is dropped."""
     nz = myelin.volume.shape[0]
     shape = myelin.volume.shape[1:]
     keep = range(len(states))
     records = [{start: (s, False)} for s in states]
+    faded = dict.fromkeys(keep, 0)
     for zs, direction in [(range(start + 1, nz), 1), (range(start - 1, -1, -1), -1)]:
         active = dict(enumerate(states))
         lost_run = dict.fromkeys(keep, 0)
@@ -691,8 +696,9 @@ def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken,
                         or abs(new.thickness / prev.reference - 1) > 2 * max_change)
                 lost = new.contrast < p.min_contrast or jump
                 lost_run[k] = lost_run[k] + 1 if lost else 0
-                if not _valid(new, shape) or _on_edge(new.outer, shape) > _CUT \
-                        or lost_run[k] > max_lost:
+                inside = _valid(new, shape) and _on_edge(new.outer, shape) <= _CUT
+                if not inside or lost_run[k] > max_lost:
+                    faded[k] += inside
                     del active[k]
                     continue
                 if lost:
@@ -709,7 +715,7 @@ def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken,
                     break
                 del record[z]
     bar.update()
-    return records
+    return [record for k, record in enumerate(records) if faded[k] < 2]
 
 
 def _check_seeds(seeds: Any, shape: tuple[int, int]) -> np.ndarray:
