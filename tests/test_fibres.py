@@ -91,11 +91,11 @@ def test_orientation_honours_truncate():
     ((3, 2, 30), (2.0, 2.5, 1.0), (0, 1, 1)),  # axes shorter than the kernel radius
 ])
 def test_orientation_filters_equal_scipy(rng, shape, sigma, order):
-    from qimcore.fibres._orientation import _gaussian
+    from qimcore._filters import gaussian
 
     volume = rng.random(shape)
     ref = ndi.gaussian_filter(volume, sigma, order=order, mode="nearest")
-    out = _gaussian(volume, sigma, order)
+    out = gaussian(volume, sigma, order)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ref, atol=2e-6)
 

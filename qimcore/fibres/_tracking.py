@@ -12,66 +12,10 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from .. import _validate
+from .._filters import gaussian
+from ._diameter import estimate_diameter
 from ._geometry import _facing_ends, _frame, _join
-from ._orientation import _gaussian, _orientation_np
-
-
-def estimate_diameter(volume: Any, *, bright: bool = True, scales: Any = None,
-                      max_size: int = 96) -> float:
-    """Estimate the typical fibre diameter (voxels) by scale-normalised Laplacian of Gaussian.
-
-    For a cylinder of radius ``r`` the scale-normalised LoG at its axis peaks at
-    ``sigma = r / sqrt(2)`` in any orientation. The scale that maximises the upper-quantile
-    response over a central crop of at most ``max_size`` voxels per axis is refined by a
-    parabola and returned as ``2 * sqrt(2) * sigma``.
-
-    Parameters
-    ----------
-    volume : (Z, Y, X) array_like
-        Grey-value volume, fibres brighter than the matrix unless ``bright=False``.
-    bright : bool, optional
-        Fibres are bright (True) or dark.
-    scales : sequence of float, optional
-        Candidate sigmas in voxels (default 1 to 8 in steps of 2**0.25).
-    max_size : int, optional
-        Crop size per axis.
-
-    Returns
-    -------
-    float
-        Diameter in voxels.
-
-    Examples
-    --------
-    >>> from qimcore.data.synthetic import fibre_phantom
-    >>> volume, truth = fibre_phantom((40, 40, 40), diameter=6.0, random_state=0)
-    >>> bool(abs(estimate_diameter(volume) - 6.0) < 1.0)
-    True
-    """
-    volume = _validate.array(volume, "volume", ndim=3, allow_dask=True)
-    sl = tuple(slice(max(0, (n - max_size) // 2), max(0, (n - max_size) // 2) + max_size)
-               for n in volume.shape)
-    crop = np.asarray(volume[sl], dtype=np.float32)
-    if not bright:
-        crop = -crop
-    scales = 2.0 ** np.arange(0, 3.01, 0.25) if scales is None else np.asarray(scales, float)
-    resp = []
-    for s in scales:
-        log = -(s * s) * ndi.gaussian_laplace(crop, s, mode="nearest")
-        m = int(math.ceil(2 * s))
-        inner = log[m:-m or None, m:-m or None, m:-m or None] if min(crop.shape) > 4 * m else log
-        resp.append(np.quantile(inner, 0.95))
-    resp = np.asarray(resp)
-    k = int(np.argmax(resp))
-    log_s = np.log(scales)
-    if 0 < k < len(scales) - 1:
-        y0, y1, y2 = resp[k - 1:k + 2]
-        den = y0 - 2 * y1 + y2
-        shift = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-        best = math.exp(log_s[k] + shift * (log_s[k + 1] - log_s[k]))
-    else:
-        best = float(scales[k])
-    return float(2 * math.sqrt(2) * best)
+from ._orientation import _orientation_np
 
 
 def _direction_groups(directions: np.ndarray, *, max_groups: int, min_angle: float,
@@ -114,8 +58,8 @@ def _detect_centres(rot: np.ndarray, diameter: float
     """
     s = diameter / (2 * math.sqrt(2))
     st = max(1.0, diameter / 4)
-    resp = _gaussian(rot, (st, s, s), (0, 2, 0))
-    resp += _gaussian(rot, (st, s, s), (0, 0, 2))
+    resp = gaussian(rot, (st, s, s), (0, 2, 0))
+    resp += gaussian(rot, (st, s, s), (0, 0, 2))
     np.negative(resp, out=resp)
     size = max(3, int(round(diameter * 0.6)) | 1)
     peaks = (resp == ndi.maximum_filter(resp, size=(1, size, size), mode="constant",
@@ -290,7 +234,7 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     groups = _direction_groups(sample, max_groups=max_groups, min_angle=min_group_angle,
                                min_fraction=0.05, random_state=random_state)
     if len(groups) > 1:
-        score = np.stack([_gaussian(np.abs(np.tensordot(g, vec, 1)), d) for g in groups])
+        score = np.stack([gaussian(np.abs(np.tensordot(g, vec, 1)), d) for g in groups])
         label = np.argmax(score, 0)
     else:
         label = np.zeros(vol.shape, np.intp)

@@ -1,0 +1,181 @@
+"""Fibre diameter from the mean radial cross-section profile, fitted with a blurred disc."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.optimize import curve_fit
+from scipy.stats import ncx2
+
+from .. import _validate
+from ._geometry import _frame
+from ._orientation import _orientation_np
+
+_N_ANGLES = 16
+
+
+def _disc_model(rho: np.ndarray, level: float, contrast: float, radius: float, blur: float,
+                curve: float) -> np.ndarray:
+    """Radial profile of a disc of ``radius`` blurred by a Gaussian ``blur`` (the chance that a
+    2D normal point around ``rho`` falls in the disc), on a background ``level + curve rho^2``
+    that takes up the rise towards neighbouring fibres."""
+    return level + curve * rho**2 + contrast * ncx2.cdf((radius / blur) ** 2, 2,
+                                                        (rho / blur) ** 2)
+
+
+def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float) -> float:
+    """Fibre radius (same unit as ``radii``) from a mean radial profile, NaN if none fits.
+
+    The profile is fitted from the centre to its first minimum (beyond it, neighbours
+    dominate) with :func:`_disc_model`. ``scale`` is a first guess of the diameter: the blur is
+    bounded by ``0.4 * scale`` and the contrast by three times the profile's drop, which keeps
+    the fit from trading the disc's edge for the background curve.
+    """
+    end = int(np.argmin(profile))
+    drop = float(profile[0] - profile[end])
+    if end < 4 or not drop > 0:
+        return math.nan
+    g = np.gradient(profile[:end + 1], radii[:end + 1])
+    r0 = float(radii[int(np.argmin(g))])  # steepest descent: the first guess of the edge
+    lo = [-np.inf, 0.0, 0.1 * scale, 0.05 * scale, -np.inf]
+    hi = [np.inf, 3 * drop, 3 * scale, 0.4 * scale, np.inf]
+    p0 = np.clip([float(profile[end]), drop, r0, 0.2 * scale, 0.0], np.add(lo, 1e-6),
+                 np.subtract(hi, 1e-6))
+    try:
+        popt, _ = curve_fit(_disc_model, radii[:end + 1], profile[:end + 1], p0=p0,
+                            bounds=(lo, hi))
+    except (RuntimeError, ValueError):
+        return math.nan
+    return float(popt[2])
+
+
+def _radial_profile(volume: np.ndarray, centres: np.ndarray, directions: np.ndarray,
+                    radii: np.ndarray) -> np.ndarray:
+    """Mean intensity (trilinear) at distances ``radii`` from the ``centres`` (n, 3), in the
+    planes perpendicular to the ``directions`` (n, 3), over all centres and 16 angles."""
+    ang = np.linspace(0, 2 * np.pi, _N_ANGLES, endpoint=False)
+    total = np.zeros(len(radii))
+    for part in np.array_split(np.arange(len(centres)), max(1, len(centres) // 256)):
+        frames = np.stack([_frame(w) for w in directions[part]])  # (n, 3, 3)
+        ring = (np.cos(ang)[None, :, None] * frames[:, None, 1]
+                + np.sin(ang)[None, :, None] * frames[:, None, 2])  # (n, A, 3)
+        pts = centres[part][:, None, None] + radii[None, :, None, None] * ring[:, None]
+        val = ndi.map_coordinates(volume, pts.reshape(-1, 3).T, order=1, mode="nearest")
+        total += val.reshape(pts.shape[:3]).mean(2).sum(0)
+    return total / max(len(centres), 1)
+
+
+def _log_diameter(crop: np.ndarray) -> float:
+    """First guess: the scale of the largest scale-normalised Laplacian of Gaussian.
+
+    For an isolated cylinder of radius ``r`` the response at its axis peaks at
+    ``sigma = r / sqrt(2)``; neighbours in the kernel's negative lobe bias it low in packed
+    composites (10-20 %), which the profile fit then corrects.
+    """
+    scales = 2.0 ** np.arange(0, 3.01, 0.25)
+    resp = []
+    for s in scales:
+        log = -(s * s) * ndi.gaussian_laplace(crop, s, mode="nearest")
+        m = int(math.ceil(2 * s))
+        inner = log[m:-m or None, m:-m or None, m:-m or None] if min(crop.shape) > 4 * m else log
+        resp.append(np.quantile(inner, 0.95))
+    resp = np.asarray(resp)
+    k = int(np.argmax(resp))
+    log_s = np.log(scales)
+    best = float(scales[k])
+    if 0 < k < len(scales) - 1:
+        y0, y1, y2 = resp[k - 1:k + 2]
+        den = y0 - 2 * y1 + y2
+        if den < 0:
+            best = math.exp(log_s[k] + 0.5 * (y0 - y2) / den * (log_s[k + 1] - log_s[k]))
+    return float(2 * math.sqrt(2) * best)
+
+
+def _centres(vol: np.ndarray, d0: float) -> np.ndarray:
+    """Sub-voxel fibre-axis points: 3D maxima of the scale-normalised LoG (scale of ``d0``)
+    above its median, away from the faces."""
+    s = d0 / (2 * math.sqrt(2))
+    log = -(s * s) * ndi.gaussian_laplace(vol, s, mode="nearest")
+    size = max(3, int(round(d0 * 0.6)) | 1)
+    peaks = (log == ndi.maximum_filter(log, size=size)) & (log > np.median(log))
+    m = int(math.ceil(d0)) + 1
+    for ax in range(3):
+        sl = [slice(None)] * 3
+        sl[ax] = np.r_[0:m, -m:0]
+        peaks[tuple(sl)] = False
+    idx = np.argwhere(peaks)
+    pos = idx.astype(float)
+    for ax in range(3):
+        e = np.zeros(3, int)
+        e[ax] = 1
+        fm, f0, fp = (log[tuple((idx + k * e).T)] for k in (-1, 0, 1))
+        den = fm - 2 * f0 + fp
+        pos[:, ax] += np.where(den < 0, 0.5 * (fm - fp) / np.where(den < 0, den, -1), 0)
+    return pos
+
+
+def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -> float:
+    """Estimate the typical fibre diameter (voxels) from the mean fibre cross-section.
+
+    1. A first guess ``d0`` is the scale of the largest scale-normalised Laplacian of Gaussian
+       (LoG) response.
+    2. Fibre-axis points are the 3D maxima of the LoG at that scale; the fibre direction at
+       each is the structure-tensor direction (:func:`orientation`, ``sigma = d0/4``,
+       ``rho = d0``).
+    3. The intensity is averaged over all points and 16 angles in the planes perpendicular to
+       the fibres, out to ``1.5 d0``: the mean radial profile.
+    4. The profile, from the axis to its first minimum, is fitted with a disc blurred by a
+       Gaussian on a slowly rising background (the neighbours); its radius gives the diameter.
+
+    The fit models the blur of the scanner, so the result does not shrink for thin, blurred
+    fibres; on the fibre family (diameter 3-12 voxels, volume fraction 30-65 %, tilt 0-30
+    degrees, noise up to that of the real sample) it is within 10 % (see
+    ``docs/accuracy_fibres.md``).
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) array_like
+        Grey-value volume, fibres brighter than the matrix unless ``bright=False``.
+    bright : bool, optional
+        Fibres are bright (True) or dark.
+    max_size : int, optional
+        The estimate uses a central crop of at most ``max_size`` voxels per axis.
+
+    Returns
+    -------
+    float
+        Diameter in voxels.
+
+    Raises
+    ------
+    ValueError
+        If ``volume`` is not 3D or not finite, or no fibre cross-section could be fitted.
+
+    Examples
+    --------
+    >>> from qimcore.data.synthetic import fibre_phantom
+    >>> volume, truth = fibre_phantom((40, 40, 40), diameter=6.0, random_state=0)
+    >>> bool(abs(estimate_diameter(volume) - 6.0) < 0.6)
+    True
+    """
+    volume = _validate.array(volume, "volume", ndim=3, allow_dask=True)
+    max_size = int(_validate.positive(max_size, "max_size", integer=True))
+    sl = tuple(slice(max(0, (n - max_size) // 2), max(0, (n - max_size) // 2) + max_size)
+               for n in volume.shape)
+    crop = np.asarray(volume[sl], dtype=np.float32)
+    crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
+    d0 = _log_diameter(crop)
+    pos = _centres(crop, d0)
+    if len(pos) == 0:
+        raise ValueError("volume: no fibre cross-section found to estimate the diameter")
+    vec = _orientation_np(crop, max(0.5, d0 / 4), d0, 4.0)
+    ip = np.round(pos).astype(int)
+    dirs = vec[:, ip[:, 0], ip[:, 1], ip[:, 2]].T
+    radii = np.arange(0, 1.5 * d0, 0.25)
+    r = _fit_radius(radii, _radial_profile(crop, pos, dirs, radii), d0)
+    if not np.isfinite(r):
+        raise ValueError("volume: no fibre cross-section found to estimate the diameter")
+    return 2 * r
