@@ -11,6 +11,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from .. import _units, _validate
+from ._diameter import _fit_radius
 from ._geometry import _check_tracks, _chord, _facing_ends, _frame, _unit_direction
 
 _ROW_VALUES = ("length", "theta", "phi", "touches_border", "straightness", "curvature",
@@ -31,8 +32,8 @@ def fibre_table(tracks: Any, voxel_size: Any = 1.0, shape: Any = None, *,
     shape : tuple of int, optional
         Volume shape; needed for ``touches_border`` and ``in_volume_extent`` (else NA / NaN).
     volume : (Z, Y, X) array_like, optional
-        Grey-value volume to measure each diameter: the full width at half depth of the mean
-        radial intensity profile around the track (perpendicular to it).
+        Grey-value volume to measure each diameter: a blurred disc fitted to the mean radial
+        intensity profile around the track (perpendicular to it).
     diameter : float or (n_tracks,) array_like, optional
         Known diameter(s) in micrometres, used when ``volume`` is None (else NaN).
     bright : bool, optional
@@ -120,10 +121,10 @@ def _diameters(tracks: list[np.ndarray], volume: Any, vs: np.ndarray, *, bright:
                ) -> np.ndarray:
     """Diameter of each track (µm) from its mean radial cross-section profile.
 
-    The profile ``I(rho)`` is averaged over up to 24 centre points and 12 angles in the plane
-    perpendicular to the track; the radius is where it first falls half-way from ``I(0)`` to its
-    minimum within ``reach`` (1.2 times the median distance to the nearest other track, at most
-    20 voxels), by linear interpolation.
+    The profile is averaged over up to 24 centre points and 16 angles in the plane
+    perpendicular to the track, out to ``reach`` (1.2 times the median distance to the nearest
+    other track, at most 20 voxels), and fitted with a blurred disc (as
+    :func:`estimate_diameter`); the fit of all tracks pooled bounds each track's fit.
     """
     vol = np.asarray(_validate.array(volume, "volume", ndim=3), np.float32)
     if not bright:
@@ -142,22 +143,21 @@ def _diameters(tracks: list[np.ndarray], volume: Any, vs: np.ndarray, *, bright:
         near = np.where(other, dist, np.inf).min(1)
         if np.isfinite(near).any():
             reach = min(reach, 1.2 * float(np.median(near[np.isfinite(near)])))
-    radii = np.arange(0, reach, 0.5 * float(vs.min()))
-    ang = np.linspace(0, 2 * np.pi, 12, endpoint=False)
-    for i, pts in enumerate(tracks):
+    radii = np.arange(0, reach, 0.25 * float(vs.min()))
+    profiles = []
+    for pts in tracks:  # profiles in voxel coordinates of points spaced in µm
         phys = pts[:: max(1, len(pts) // 24)] * vs
-        frame = _frame(_unit_direction(pts * vs))
-        ring = np.cos(ang)[:, None] * frame[1] + np.sin(ang)[:, None] * frame[2]  # (A, 3)
-        where = phys[:, None, None] + radii[None, :, None, None] * ring[None, None]  # P,R,A,3
+        w = _unit_direction(pts * vs)
+        frame = _frame(w)
+        ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        ring = np.cos(ang)[:, None] * frame[1] + np.sin(ang)[:, None] * frame[2]
+        where = phys[:, None, None] + radii[None, :, None, None] * ring[None, None]
         prof = ndi.map_coordinates(vol, (where / vs).reshape(-1, 3).T, order=1, mode="nearest")
-        prof = prof.reshape(where.shape[:3]).mean(axis=(0, 2))
-        half = (prof[0] + prof.min()) / 2
-        below = np.flatnonzero(prof < half)
-        if len(below) == 0 or below[0] == 0:
-            continue
-        j = below[0]
-        frac = (prof[j - 1] - half) / (prof[j - 1] - prof[j])
-        out[i] = 2 * (radii[j - 1] + frac * (radii[j] - radii[j - 1]))
+        profiles.append(prof.reshape(where.shape[:3]).mean(axis=(0, 2)))
+    pooled = _fit_radius(radii, np.mean(profiles, 0), reach)
+    scale = 2 * pooled if np.isfinite(pooled) else reach
+    for i, prof in enumerate(profiles):
+        out[i] = 2 * _fit_radius(radii, prof, scale)
     return out
 
 

@@ -136,7 +136,8 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
                  max_groups: int = 3, min_group_angle: float = 25.0, min_length: float | None = None,
                  max_gap: int | None = None, max_step: float | None = None,
                  threshold: float = 0.25, bright: bool = True, momentum: float = 0.7,
-                 random_state: int | None = 0, progress: bool = False) -> list[np.ndarray]:
+                 random_state: int | None = 0, progress: bool = False,
+                 orientation: Any = None) -> list[np.ndarray]:
     """Track fibres running in any direction, including several plies in one volume.
 
     1. The structure-tensor direction (:func:`orientation`, ``sigma = d/4``, ``rho = d``) is
@@ -182,6 +183,9 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
         Seed of the k-means clustering.
     progress : bool, optional
         Show a progress bar while linking.
+    orientation : (3, Z, Y, X) array_like, optional
+        A fibre direction field from :func:`orientation` computed on ``volume`` (any scales),
+        used instead of computing one with ``sigma = d/4``, ``rho = d``.
 
     Returns
     -------
@@ -193,7 +197,8 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     TypeError
         If ``volume`` is a dask array.
     ValueError
-        If ``volume`` is not 3D or not finite, or ``fibre_diameter`` is not > 0.
+        If ``volume`` is not 3D or not finite, ``fibre_diameter`` is not > 0, or
+        ``orientation`` is not a ``(3,) + volume.shape`` field.
 
     See Also
     --------
@@ -211,6 +216,11 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
         raise TypeError("volume must be a numpy array for track_fibres; load a crop with "
                         "np.asarray(volume[...]) first")
     volume = _validate.array(volume, "volume", ndim=3)
+    if orientation is not None:
+        orientation = np.asarray(orientation, np.float32)
+        if orientation.shape != (3,) + volume.shape:
+            raise ValueError(f"orientation must have shape {(3,) + volume.shape}, got "
+                             f"{orientation.shape}")
     if fibre_diameter is None:
         fibre_diameter = estimate_diameter(volume, bright=bright)
     d = float(_validate.positive(fibre_diameter, "fibre_diameter"))
@@ -227,7 +237,7 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     vol = (vol - vol.mean()) / max(float(vol.std()), 1e-12)
 
     # 1. ply directions and a smooth group map
-    vec = _orientation_np(vol, max(0.5, d / 4), d, 4.0)
+    vec = _orientation_np(vol, max(0.5, d / 4), d, 4.0) if orientation is None else orientation
     rng = np.random.default_rng(random_state)
     flat = vec.reshape(3, -1)
     sample = flat[:, rng.choice(flat.shape[1], min(flat.shape[1], 8000), replace=False)].T
