@@ -12,9 +12,10 @@ The pipeline (see ``notebooks/fibres.ipynb``) is
 All coordinates are voxel indices ``(z, y, x)``; tables are in micrometres and degrees.
 """
 
+from ._breaks import find_breaks
 from ._diameter import estimate_diameter
 from ._orientation import orientation
-from ._tables import fibre_summary, fibre_table, find_breaks
+from ._tables import fibre_summary, fibre_table
 from ._tracking import track_fibres
 
 __all__ = [

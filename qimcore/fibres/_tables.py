@@ -12,7 +12,7 @@ from scipy.spatial import cKDTree
 
 from .. import _units, _validate
 from ._diameter import _fit_radius
-from ._geometry import _check_tracks, _chord, _facing_ends, _frame, _unit_direction
+from ._geometry import _check_tracks, _chord, _frame, _unit_direction
 
 _ROW_VALUES = ("length", "theta", "phi", "touches_border", "straightness", "curvature",
                "in_volume_extent", "n_points")
@@ -159,57 +159,6 @@ def _diameters(tracks: list[np.ndarray], volume: Any, vs: np.ndarray, *, bright:
     for i, prof in enumerate(profiles):
         out[i] = 2 * _fit_radius(radii, prof, scale)
     return out
-
-
-def find_breaks(tracks: Any, *, voxel_size: Any = 1.0, max_gap: float = 25.0,
-                max_offset: float = 3.0, max_angle: float = 20.0) -> pd.DataFrame:
-    """Pairs of track ends that face each other along a common line: fibre breaks.
-
-    An end ``a`` of track ``A`` and an end ``b`` of track ``B`` form a break when ``b`` lies
-    ahead of ``a`` along ``A``'s end direction at most ``max_gap`` away, off ``A``'s and
-    ``B``'s lines by at most ``max_offset``, and the two end directions are anti-parallel
-    within ``max_angle``. Each end joins at most one break (optimal assignment on the gap).
-
-    Parameters
-    ----------
-    tracks : list of (n_i, 3) array_like
-        Centre points ``(z, y, x)`` in voxels.
-    voxel_size : float or (3,) tuple, optional
-        Voxel size in micrometres; distances below are in micrometres.
-    max_gap : float, optional
-        Longest gap between the two ends.
-    max_offset : float, optional
-        Largest distance of an end from the other track's line.
-    max_angle : float, optional
-        Largest angle (degrees) between the two tracks.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``track_a``, ``track_b`` (indices into ``tracks``), ``z``, ``y``, ``x`` (µm, midpoint
-        of the gap) and ``gap`` (µm).
-
-    Examples
-    --------
-    >>> a = np.column_stack([np.arange(10.0), np.zeros(10), np.zeros(10)])
-    >>> breaks = find_breaks([a, a + [16, 0.5, 0]])
-    >>> breaks[["track_a", "track_b", "z", "gap"]].round(1).values.tolist()
-    [[0.0, 1.0, 12.5, 7.0]]
-    """
-    trs = _check_tracks(tracks)
-    vs = np.asarray(_units.voxel_size(voxel_size, 3))
-    for name, val in (("max_gap", max_gap), ("max_offset", max_offset),
-                      ("max_angle", max_angle)):
-        _validate.positive(val, name)
-    cols = {"track_a": np.int64, "track_b": np.int64, "z": float, "y": float, "x": float,
-            "gap": float}
-    rows = []
-    for (i, j, gap), (pi, pj) in _facing_ends([t * vs for t in trs], max_gap, max_offset,
-                                              max_angle):
-        a, b = sorted((i // 2, j // 2))
-        rows.append((a, b, *((pi + pj) / 2), gap))
-    df = pd.DataFrame(rows, columns=list(cols))
-    return df.astype(cols).sort_values(["track_a", "track_b"], ignore_index=True)
 
 
 def fibre_summary(table: pd.DataFrame, shape: Any, voxel_size: Any = 1.0, *,
