@@ -79,7 +79,8 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
         a = ta if ea % 2 else ta[::-1]  # ends with end ea
         b = tb[::-1] if eb % 2 else tb  # starts with end eb
         line = _resample(np.concatenate([a, b]))
-        junction = _resample(a).shape[0] - 1
+        j0 = _resample(a).shape[0] - 1  # the straight jump from a's end to b's start
+        junction = (j0 - 1, j0 + 1 + np.linalg.norm(b[0] - a[-1]) / _STEP)
         items.append((ea // 2, eb // 2, line, junction))
     profiles = [_core_profile(vol, line, r) if len(line) >= 3 else None
                 for _, _, line, _ in items]
@@ -91,8 +92,8 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
         for lo, hi in _runs_below(prof, (fibre + matrix) / 2):
             if junction is None and (lo <= 0 or hi >= len(line) - 1):
                 continue  # a track's own end, not a gap
-            if junction is not None and not lo - 1 <= junction <= hi + 1:
-                continue
+            if junction is not None and (hi < junction[0] or lo > junction[1]):
+                continue  # a gap of the pair must overlap the jump between the two ends
             gap = (hi - lo) * _STEP
             if gap < min_gap:
                 continue
