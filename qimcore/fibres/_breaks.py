@@ -32,7 +32,7 @@ def _core_profile(vol: np.ndarray, line: np.ndarray, radius: float) -> np.ndarra
                                 mode="nearest")
     tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-12)
     ang = np.linspace(0, 2 * np.pi, 8, endpoint=False)
-    frames = np.stack([_frame(w) for w in tan])
+    frames = _frame(tan)
     ring = (np.cos(ang)[None, :, None] * frames[:, None, 1]
             + np.sin(ang)[None, :, None] * frames[:, None, 2])  # (n, 8, 3)
     pts = np.concatenate([line[:, None], line[:, None] + 0.5 * radius * ring], 1)

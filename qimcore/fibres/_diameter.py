@@ -26,8 +26,10 @@ def _disc_model(rho: np.ndarray, level: float, contrast: float, radius: float, b
                                                         (rho / blur) ** 2)
 
 
-def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float) -> float:
-    """Fibre radius (same unit as ``radii``) from a mean radial profile, NaN if none fits.
+def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float
+                ) -> tuple[float, float, int]:
+    """Fibre radius and blur (same unit as ``radii``) from a mean radial profile, and the
+    index of the profile's first minimum; NaNs if none fits.
 
     The profile is fitted from the centre to its first minimum (beyond it, neighbours
     dominate) with :func:`_disc_model`. ``scale`` is a first guess of the diameter: the blur is
@@ -37,7 +39,7 @@ def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float) -> float:
     end = int(np.argmin(profile))
     drop = float(profile[0] - profile[end])
     if end < 4 or not drop > 0:
-        return math.nan
+        return math.nan, math.nan, end
     g = np.gradient(profile[:end + 1], radii[:end + 1])
     r0 = float(radii[int(np.argmin(g))])  # steepest descent: the first guess of the edge
     lo = [-np.inf, 0.0, 0.1 * scale, 0.05 * scale, -np.inf]
@@ -48,8 +50,43 @@ def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float) -> float:
         popt, _ = curve_fit(_disc_model, radii[:end + 1], profile[:end + 1], p0=p0,
                             bounds=(lo, hi))
     except (RuntimeError, ValueError):
-        return math.nan
-    return float(popt[2])
+        return math.nan, math.nan, end
+    return float(popt[2]), float(popt[3]), end
+
+
+def _fit_radii(radii: np.ndarray, profiles: np.ndarray, radius: float, blur: float,
+               end: int) -> np.ndarray:
+    """Radius of each of many profiles ``(n, R)`` with the blur of their pooled fit.
+
+    Each profile (up to index ``end``) is fitted with :func:`_disc_model` for 101 radii from
+    half to 1.5 times ``radius``; the model is linear in its other parameters, so each fit is
+    a small least-squares solve, all profiles at once. The best radius is refined by a parabola;
+    NaN where the contrast comes out <= 0.
+    """
+    rho = radii[:end + 1]
+    cand = radius * np.linspace(0.5, 1.5, 101)
+    data = profiles[:, :end + 1]
+    resid = np.empty((len(cand), len(profiles)))
+    contrast = np.empty_like(resid)
+    for k, r in enumerate(cand):
+        basis = np.column_stack([np.ones_like(rho), rho**2,
+                                 _disc_model(rho, 0.0, 1.0, r, blur, 0.0)])
+        coef = data @ np.linalg.pinv(basis).T  # (n, 3)
+        resid[k] = ((data - coef @ basis.T) ** 2).sum(1)
+        contrast[k] = coef[:, 2]
+    resid[contrast <= 0] = np.inf
+    k = np.argmin(resid, 0)
+    out = cand[k]
+    inner = (k > 0) & (k < len(cand) - 1)
+    kk = k[inner]
+    cols = np.flatnonzero(inner)
+    y0, y1, y2 = resid[kk - 1, cols], resid[kk, cols], resid[kk + 1, cols]
+    den = y0 - 2 * y1 + y2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = np.where(np.isfinite(den) & (den > 0), 0.5 * (y0 - y2) / den, 0.0)
+    out[cols] += shift * (cand[1] - cand[0])
+    out[~np.isfinite(resid.min(0))] = np.nan
+    return out
 
 
 def _radial_profile(volume: np.ndarray, centres: np.ndarray, directions: np.ndarray,
@@ -59,7 +96,7 @@ def _radial_profile(volume: np.ndarray, centres: np.ndarray, directions: np.ndar
     ang = np.linspace(0, 2 * np.pi, _N_ANGLES, endpoint=False)
     total = np.zeros(len(radii))
     for part in np.array_split(np.arange(len(centres)), max(1, len(centres) // 256)):
-        frames = np.stack([_frame(w) for w in directions[part]])  # (n, 3, 3)
+        frames = _frame(directions[part])  # (n, 3, 3)
         ring = (np.cos(ang)[None, :, None] * frames[:, None, 1]
                 + np.sin(ang)[None, :, None] * frames[:, None, 2])  # (n, A, 3)
         pts = centres[part][:, None, None] + radii[None, :, None, None] * ring[:, None]
@@ -196,4 +233,4 @@ def _profile_diameter(crop: np.ndarray, d0: float) -> float:
     ip = np.round(pos).astype(int)
     dirs = vec[:, ip[:, 0], ip[:, 1], ip[:, 2]].T
     radii = np.arange(0, 1.5 * d0, 0.25)
-    return 2 * _fit_radius(radii, _radial_profile(crop, pos, dirs, radii), d0)
+    return 2 * _fit_radius(radii, _radial_profile(crop, pos, dirs, radii), d0)[0]

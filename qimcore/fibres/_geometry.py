@@ -25,11 +25,12 @@ def _check_tracks(tracks: Any) -> list[np.ndarray]:
 
 
 def _frame(w: np.ndarray) -> np.ndarray:
-    """Orthonormal rows (w, u, v) with w the given direction."""
-    helper = np.eye(3)[np.argmin(np.abs(w))]
+    """Orthonormal rows (w, u, v) with w the given unit direction; ``(..., 3)`` directions
+    give ``(..., 3, 3)`` frames."""
+    helper = np.eye(3)[np.argmin(np.abs(w), axis=-1)]
     u = np.cross(w, helper)
-    u /= np.linalg.norm(u)
-    return np.stack([w, u, np.cross(w, u)])
+    u /= np.linalg.norm(u, axis=-1, keepdims=True)
+    return np.stack([w, u, np.cross(w, u)], axis=-2)
 
 
 def _unit_direction(pts: np.ndarray) -> np.ndarray:

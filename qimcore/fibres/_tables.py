@@ -11,7 +11,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from .. import _units, _validate
-from ._diameter import _fit_radius
+from ._diameter import _fit_radii, _fit_radius
 from ._geometry import _check_tracks, _chord, _frame, _unit_direction
 
 _ROW_VALUES = ("length", "theta", "phi", "touches_border", "straightness", "curvature",
@@ -123,8 +123,8 @@ def _diameters(tracks: list[np.ndarray], volume: Any, vs: np.ndarray, *, bright:
 
     The profile is averaged over up to 24 centre points and 16 angles in the plane
     perpendicular to the track, out to ``reach`` (1.2 times the median distance to the nearest
-    other track, at most 20 voxels), and fitted with a blurred disc (as
-    :func:`estimate_diameter`); the fit of all tracks pooled bounds each track's fit.
+    other track, at most 20 voxels). The mean of all profiles is fitted with a blurred disc
+    (as in :func:`estimate_diameter`); each track's radius is then fitted with that blur.
     """
     vol = np.asarray(_validate.array(volume, "volume", ndim=3), np.float32)
     if not bright:
@@ -154,10 +154,9 @@ def _diameters(tracks: list[np.ndarray], volume: Any, vs: np.ndarray, *, bright:
         where = phys[:, None, None] + radii[None, :, None, None] * ring[None, None]
         prof = ndi.map_coordinates(vol, (where / vs).reshape(-1, 3).T, order=1, mode="nearest")
         profiles.append(prof.reshape(where.shape[:3]).mean(axis=(0, 2)))
-    pooled = _fit_radius(radii, np.mean(profiles, 0), reach)
-    scale = 2 * pooled if np.isfinite(pooled) else reach
-    for i, prof in enumerate(profiles):
-        out[i] = 2 * _fit_radius(radii, prof, scale)
+    radius, blur, end = _fit_radius(radii, np.mean(profiles, 0), reach)
+    if np.isfinite(radius):
+        out[:] = 2 * _fit_radii(radii, np.asarray(profiles), radius, blur, end)
     return out
 
 
