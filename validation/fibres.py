@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy.spatial import cKDTree  # noqa: E402
 
 from qimcore.data.synthetic import fibre_family  # noqa: E402
 from qimcore.fibres import estimate_diameter, fibre_table, find_breaks, track_fibres  # noqa: E402
@@ -27,6 +28,10 @@ def _sweep() -> tuple[list[dict], list[dict]]:
         est = estimate_diameter(volume)
         tracks = track_fibres(volume)
         table = fibre_table(tracks, volume=volume)
+        # a track is a true fibre when its mean distance to the nearest true centre line is
+        # below half a diameter; its diameter error is the table's accuracy
+        lines = np.concatenate(truth["tracks"])
+        near = np.array([cKDTree(lines).query(t)[0].mean() < d / 2 for t in tracks], bool)
         found = find_breaks(tracks, volume=volume)
         f = found[["z", "y", "x"]].to_numpy()
         t = truth["breaks"][["z", "y", "x"]].to_numpy()
@@ -36,7 +41,10 @@ def _sweep() -> tuple[list[dict], list[dict]]:
         phantoms.append({
             "diameter": d, "tilt": max(tl for _, tl in p["plies"]),
             "volume_fraction": truth["volume_fraction"], "cnr": p["contrast"] / p["noise"],
-            "estimate_error": est / d - 1, "table_error": float(table.diameter.median()) / d - 1,
+            "estimate_error": est / d - 1,
+            "table_error": float(table.diameter[near].median()) / d - 1 if near.any() else np.nan,
+            "spurious": float(1 - near.mean()) if len(near) else 0.0,
+            "params": p,
             "n_found": len(f), "n_false": int((~ok).sum())})
         for gap, h in zip(truth["breaks"].gap, hit, strict=True):
             breaks.append({"gap": gap, "gap_d": gap / d, "hit": bool(h)})
@@ -51,6 +59,7 @@ def report(figures: pathlib.Path) -> str:
     tilt = np.array([r["tilt"] for r in ph])
     est = np.array([r["estimate_error"] for r in ph]) * 100
     tab = np.array([r["table_error"] for r in ph]) * 100
+    spur = np.array([r["spurious"] for r in ph])
     gap = np.array([r["gap"] for r in br])
     hit = np.array([r["hit"] for r in br])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -88,8 +97,12 @@ def report(figures: pathlib.Path) -> str:
         "| quantity | mean abs error | worst |",
         "|---|---|---|",
         f"| `estimate_diameter` | {np.abs(est).mean():.1f} % | {est[np.argmax(np.abs(est))]:+.1f} % |",
-        f"| `fibre_table` diameter (median per volume) | {np.nanmean(np.abs(tab)):.1f} % | "
-        f"{tab[np.nanargmax(np.abs(tab))]:+.1f} % |",
+        f"| `fibre_table` diameter (median of the true tracks per volume) | "
+        f"{np.nanmean(np.abs(tab)):.1f} % | {tab[np.nanargmax(np.abs(tab))]:+.1f} % |",
+        "",
+        f"Tracks that follow no true fibre: {np.mean(spur):.1%} on average, at most "
+        f"{np.max(spur):.0%} (volume with diameter {d[np.argmax(spur)]:.1f} and volume fraction "
+        f"{ph[int(np.argmax(spur))]['volume_fraction']:.2f}).",
         "",
         "| gap (voxels) | breaks | recall |",
         "|---|---|---|",
@@ -98,7 +111,13 @@ def report(figures: pathlib.Path) -> str:
         n = int(((gap >= lo) & (gap < hi)).sum())
         lines.append(f"| {lo}-{hi} | {n} | {r:.2f} |")
     lines += ["", f"Break precision (found breaks within a diameter of a true one): "
-              f"{1 - n_false / max(n_found, 1):.2f} ({n_found} found, {n_false} false).", ""]
+              f"{1 - n_false / max(n_found, 1):.2f} ({n_found} found, {n_false} false).", "",
+              "Gaps of 2 voxels up to about one diameter lie inside one linked track and are "
+              "found from the missing fibre material. Longer gaps end the tracks; they are found "
+              "only where both pieces are tracked and their ends face each other, and are missed "
+              "where a piece is shorter than the shortest kept track (2 diameters) or its track "
+              "strays onto a neighbour at the fibre end. A 1-voxel gap is blurred below the "
+              "half-contrast level and mostly not seen.", ""]
     return "\n".join(lines)
 
 
