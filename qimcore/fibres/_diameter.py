@@ -180,8 +180,9 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     The fit models the blur of the scanner, so the result does not shrink for thin, blurred
     fibres or for packed ones. On the fibre family (``fibre_family``: diameter 3-12 voxels,
     volume fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) it is
-    within 10 % except where fibres of 3-3.5 voxels are blurred by a point spread of 0.8 voxel
-    or more (see ``docs/accuracy_fibres.md``).
+    within 10 % for diameters of 3.5 voxels and more. Thinner fibres in noise can hide the
+    fibre peak of step 1 (the estimate then follows a coarser structure, such as the plies):
+    give the diameter there (see ``docs/accuracy_fibres.md``).
 
     Parameters
     ----------
