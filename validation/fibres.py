@@ -128,7 +128,8 @@ def report(figures: pathlib.Path) -> str:
     lines += ["", f"Thin fibres ({N_THIN} more phantoms, diameter 3-4 voxels): `estimate_diameter` "
               f"within 10 % in {len(ok)} of {N_THIN}"
               + ("." if not bad else
-                 "; it stops being accurate where the point spread is comparable to the radius: "
+                 "; below about 3.5 voxels noise hides the fibre scale from the first (LoG) guess, "
+                 "which then follows coarser structure: "
                  + ", ".join(f"d = {r['diameter']:.1f}, blur {r['blur']:.2f}: "
                              f"{100 * r['error']:+.0f} %" for r in bad) + "."),
               ]
