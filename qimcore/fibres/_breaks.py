@@ -107,7 +107,7 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
 
 def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None = None,
                 voxel_size: Any = 1.0, max_gap: float | None = None,
-                max_offset: float | None = None, max_angle: float = 20.0,
+                max_offset: float | None = None, max_angle: float | None = None,
                 min_gap: float = 1.0, bright: bool = True) -> pd.DataFrame:
     """Fibre breaks: gaps of matrix along a fibre, within a track or between two tracks.
 
@@ -142,9 +142,9 @@ def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None
         diameters).
     max_offset : float, optional
         Largest distance of an end from the other track's line (default 3 µm, with ``volume``
-        half a diameter, at least 3 voxels).
+        one diameter, at least 3 voxels: the fibre material check keeps out false pairs).
     max_angle : float, optional
-        Largest angle (degrees) between the two tracks.
+        Largest angle (degrees) between the two tracks (default 20, with ``volume`` 30).
     min_gap : float, optional
         Shortest gap reported with ``volume``, in voxels.
     bright : bool, optional
@@ -171,7 +171,6 @@ def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None
     """
     trs = _check_tracks(tracks)
     vs = np.asarray(_units.voxel_size(voxel_size, 3))
-    _validate.positive(max_angle, "max_angle")
     _validate.positive(min_gap, "min_gap")
     d = None
     if volume is not None:
@@ -182,8 +181,10 @@ def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None
             "fibre_diameter"))
     vmin = float(vs.min())
     max_gap = (25.0 if d is None else 5 * d * vmin) if max_gap is None else max_gap
-    max_offset = (3.0 if d is None else max(3.0, d / 2) * vmin) if max_offset is None \
+    max_offset = (3.0 if d is None else max(3.0, d) * vmin) if max_offset is None \
         else max_offset
+    max_angle = (20.0 if d is None else 30.0) if max_angle is None else max_angle
+    _validate.positive(max_angle, "max_angle")
     _validate.positive(max_gap, "max_gap")
     _validate.positive(max_offset, "max_offset")
     pairs = _facing_ends([t * vs for t in trs], max_gap, max_offset, max_angle)
