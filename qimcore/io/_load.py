@@ -95,8 +95,7 @@ def load(path: str | os.PathLike | Sequence[str | os.PathLike], chunks: Any = "a
                              f"not both: path={text!r}, dataset={dataset!r}")
         text, dataset = text.split("::", 1)
     p = Path(text)
-    if not p.exists():
-        _recover(p)  # a save killed between its renames left the volume aside
+    _recover(p)  # finish a killed save: restore a volume it left aside, remove its leftovers
     p = existing(p)
     ext = suffix(p)
     if ext not in _RAW_EXT and (shape is not None or dtype is not None or offset):
