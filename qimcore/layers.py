@@ -230,7 +230,7 @@ def layer_table(volume_or_mask: Any, heights: Any, voxel_size: Any = 1.0, materi
             raise ValueError(f"material must have the volume's shape {volume.shape}, "
                              f"got {material.shape}")
         if material.dtype != bool:
-            material = material >= 0.5
+            material = _validate.probabilities(material, "material", axis=None) >= 0.5
         if isinstance(material, da.Array) and not isinstance(volume, da.Array):
             volume = da.from_array(volume, chunks=material.chunks)
     if volume.dtype == bool:
@@ -588,6 +588,8 @@ def local_thickness(mask: Any, voxel_size: Any = 1.0, *, max_thickness: float | 
     1.75
     """
     arr = _validate.array(mask, "mask", ndim=(2, 3))
+    if max_thickness is not None:
+        _validate.positive(max_thickness, "max_thickness")
     if arr.dtype != bool:
         if isinstance(arr, da.Array) or not np.isin(arr, (0, 1)).all():
             raise TypeError("mask must be a boolean array; threshold it first "

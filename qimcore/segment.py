@@ -410,6 +410,10 @@ class DictionarySegmenter:
         _validate.positive(self.smooth, "smooth", allow_zero=True)
         for s in self.sigmas:
             _validate.positive(s, "sigmas")
+        if self.features == "gaussian" and not len(self.sigmas):
+            raise ValueError("sigmas must name at least one scale for features='gaussian'")
+        if self.n_basis is not None:
+            _validate.positive(self.n_basis, "n_basis", integer=True)
 
     # -- features and words
     def _feature_depth(self, size: int) -> int:
@@ -566,6 +570,7 @@ class DictionarySegmenter:
             Class probabilities, summing to 1 over axis 0.
         """
         self._check_fitted()
+        _validate.labels(labels, "labels")
         labels = self._check_labels(labels)
         n_classes = int(labels.max())
         idx = np.flatnonzero(labels)
@@ -703,6 +708,7 @@ def save_scribbles(path: Any, labels: np.ndarray) -> None:
     True
     """
     labels = _validate.array(labels, "labels", ndim=(2, 3), allow_dask=False)
+    _validate.labels(labels, "labels")  # stored as uint8
     idx = np.nonzero(labels)
     names = ("z", "y", "x")[3 - labels.ndim:]
     dtype = np.uint16 if max(labels.shape) < 65536 else np.int64
@@ -722,7 +728,7 @@ def load_scribbles(path: Any) -> np.ndarray:
     -------
     labels : ndarray of uint8, shape ``shape``
     """
-    with np.load(path) as f:
+    with np.load(_validate.existing_path(path)) as f:
         shape = tuple(int(s) for s in f["shape"])
         names = ("z", "y", "x")[3 - len(shape):]
         labels = np.zeros(shape, np.uint8)

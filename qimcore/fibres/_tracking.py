@@ -49,6 +49,7 @@ def estimate_diameter(volume: Any, *, bright: bool = True, scales: Any = None,
     True
     """
     volume = _validate.array(volume, "volume", ndim=3, allow_dask=True)
+    _validate.positive(max_size, "max_size", integer=True)
     sl = tuple(slice(max(0, (n - max_size) // 2), max(0, (n - max_size) // 2) + max_size)
                for n in volume.shape)
     crop = np.asarray(volume[sl], dtype=np.float32)
@@ -267,6 +268,13 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
         raise TypeError("volume must be a numpy array for track_fibres; load a crop with "
                         "np.asarray(volume[...]) first")
     volume = _validate.array(volume, "volume", ndim=3)
+    _validate.min_shape(volume, "volume", (2, 4, 4))
+    _validate.varying(volume, "volume")
+    _validate.in_range(threshold, "threshold", 0)
+    if max_gap is not None:
+        _validate.in_range(max_gap, "max_gap", 0, integer=True)
+    if fibre_diameter is not None:
+        _validate.in_range(fibre_diameter, "fibre_diameter", 0, min(volume.shape), low_open=True)
     if fibre_diameter is None:
         fibre_diameter = estimate_diameter(volume, bright=bright)
     d = float(_validate.positive(fibre_diameter, "fibre_diameter"))

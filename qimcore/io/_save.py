@@ -153,8 +153,10 @@ def _chunks(arr: Any, chunks: Any) -> tuple[int, ...]:
     if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
         chunks = (int(chunks),) * arr.ndim
     try:
+        if isinstance(chunks, str):
+            raise TypeError(chunks)
         out = tuple(int(c) for c in chunks)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise TypeError(f"chunks must be None, an int or a tuple of ints, got {chunks!r}") from err
     if len(out) != arr.ndim or any(c <= 0 for c in out):
         raise ValueError(f"chunks must be {arr.ndim} positive ints, got {chunks!r}")

@@ -88,6 +88,7 @@ def unfold_polar(image: Any, center: Any, radii: Any, n_angles: int) -> np.ndarr
     """
     img = _image(image)
     r = _vector(radii, "radii")
+    _validate.centre_reaches(center, float(np.abs(r).max(initial=0)), img.shape)
     theta = _angles(n_angles)
     ray = np.stack([np.sin(theta), np.cos(theta)], axis=-1)          # (A, 2)
     if img.ndim == 2:
