@@ -337,7 +337,7 @@ CASES: list[Case] = [
     ("track_fibres", "volume", V, lambda t: fibres.track_fibres(NAN_VOL, 4)),
     ("track_fibres", "volume", T, lambda t: fibres.track_fibres(DASK_NAN, 4)),
     ("track_fibres", "volume", V, lambda t: fibres.track_fibres(np.full((8, 16, 16), 0.3), 4)),
-    ("track_fibres", "volume", V, lambda t: fibres.track_fibres(np.zeros((1, 1, 1)), 4)),
+    ("track_fibres", "volume", V, lambda t: fibres.track_fibres(np.zeros((1, 1, 1)))),
     ("track_fibres", "volume", V, lambda t: fibres.track_fibres(IMG, 4)),
     ("track_fibres", "fibre_diameter", V, lambda t: fibres.track_fibres(VOL, 400)),
     ("track_fibres", "fibre_diameter", V, lambda t: fibres.track_fibres(VOL, -4)),

@@ -268,13 +268,13 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
         raise TypeError("volume must be a numpy array for track_fibres; load a crop with "
                         "np.asarray(volume[...]) first")
     volume = _validate.array(volume, "volume", ndim=3)
-    _validate.min_shape(volume, "volume", (2, 4, 4))
-    _validate.varying(volume, "volume")
     _validate.in_range(threshold, "threshold", 0)
     if max_gap is not None:
         _validate.in_range(max_gap, "max_gap", 0, integer=True)
     if fibre_diameter is not None:
         _validate.in_range(fibre_diameter, "fibre_diameter", 0, min(volume.shape), low_open=True)
+    _validate.min_shape(volume, "volume", (2, 4, 4))
+    _validate.varying(volume, "volume")
     if fibre_diameter is None:
         fibre_diameter = estimate_diameter(volume, bright=bright)
     d = float(_validate.positive(fibre_diameter, "fibre_diameter"))
