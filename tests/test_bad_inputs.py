@@ -398,10 +398,10 @@ CASES: list[Case] = [
     ("bone_table", "voxel_size", V, lambda t: layers.bone_table(VOL > 0.5, voxel_size=0)),
     ("bone_table", "roi", V, lambda t: layers.bone_table(VOL > 0.5, roi=np.ones((2, 2, 2),
                                                                                    bool))),
-    ("shell_layers", "edges", V, lambda t: layers.shell_layers(VOL, ["sideways"])),
-    ("shell_layers", "n_angles", V, lambda t: layers.shell_layers(VOL, ["rise", "fall"],
+    ("shell_layers", "edges", V, lambda t: layers.shell_layers(VOL, ["sideways", "rising"])),
+    ("shell_layers", "n_angles", V, lambda t: layers.shell_layers(VOL, ["rising", "falling"],
                                                                   n_angles=0)),
-    ("shell_layers", "volume", T, lambda t: layers.shell_layers(COMPLEX, ["rise", "fall"])),
+    ("shell_layers", "volume", T, lambda t: layers.shell_layers(COMPLEX, ["rising", "falling"])),
     # --- batch
     ("run_batch", "workers", V, lambda t: batch.run_batch(_notebook(t), _grid(t), t / "o",
                                                           workers=0)),
