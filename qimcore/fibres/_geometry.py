@@ -20,6 +20,8 @@ def _check_tracks(tracks: Any) -> list[np.ndarray]:
             raise ValueError(f"tracks[{i}] must be an (n, 3) array with n >= 2, got {arr.shape}")
         if not np.isfinite(arr).all():
             raise ValueError(f"tracks[{i}] contains NaN or inf")
+        if not np.any(arr != arr[0]):
+            raise ValueError(f"tracks[{i}] has zero length: all its points are {arr[0]}")
         out.append(arr)
     return out
 

@@ -171,6 +171,8 @@ def orientation(volume: Any, sigma: float, rho: float, *, truncate: float = 4.0
     sigma = _validate.positive(sigma, "sigma")
     rho = _validate.positive(rho, "rho")
     truncate = _validate.positive(truncate, "truncate")
+    _validate.in_range(sigma, "sigma", 0, max(volume.shape), low_open=True)  # no endless
+    _validate.in_range(rho, "rho", 0, max(volume.shape), low_open=True)  # filter of a blur
     kwargs = {"sigma": float(sigma), "rho": float(rho), "truncate": float(truncate)}
     depth = _chunk.gaussian_depth(sigma, rho, truncate=truncate)
     return _chunk.apply(_orientation_np, volume, depth=depth, n_new=3, **kwargs)

@@ -221,6 +221,13 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
         if orientation.shape != (3,) + volume.shape:
             raise ValueError(f"orientation must have shape {(3,) + volume.shape}, got "
                              f"{orientation.shape}")
+    _validate.in_range(threshold, "threshold", 0)
+    if max_gap is not None:
+        _validate.in_range(max_gap, "max_gap", 0, integer=True)
+    if fibre_diameter is not None:
+        _validate.in_range(fibre_diameter, "fibre_diameter", 0, min(volume.shape), low_open=True)
+    _validate.min_shape(volume, "volume", (2, 4, 4))
+    _validate.varying(volume, "volume")
     if fibre_diameter is None:
         fibre_diameter = estimate_diameter(volume, bright=bright)
     d = float(_validate.positive(fibre_diameter, "fibre_diameter"))

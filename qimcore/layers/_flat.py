@@ -216,7 +216,7 @@ def _porosity(volume: Any, heights: np.ndarray, material: Any,
             raise ValueError(f"material must have the volume's shape {volume.shape}, "
                              f"got {material.shape}")
         if material.dtype != bool:
-            material = material >= 0.5
+            material = _validate.probabilities(material, "material", axis=None) >= 0.5
     intensity = volume.dtype != bool
     if not intensity:
         material = volume if material is None else material

@@ -302,6 +302,8 @@ def local_thickness(mask: Any, voxel_size: Any = 1.0, *, max_thickness: float | 
     1.75
     """
     arr = _validate.array(mask, "mask", ndim=(2, 3))
+    if max_thickness is not None:
+        _validate.positive(max_thickness, "max_thickness")
     if arr.dtype != bool:
         if isinstance(arr, da.Array) or not np.isin(arr, (0, 1)).all():
             raise TypeError("mask must be a boolean array; threshold it first "

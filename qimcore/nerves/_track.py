@@ -202,6 +202,7 @@ def find_seeds(myelin: Any, *, min_area: float = 20.0, threshold: float = 0.5) -
     """
     m = _validate.array(myelin, "myelin", ndim=2, allow_dask=False)
     min_area = _validate.positive(min_area, "min_area", allow_zero=True)
+    _validate.in_range(threshold, "threshold", 0, 1)
     mask = m > threshold
     holes = ndi.binary_fill_holes(mask) & ~mask
     labels, n = ndi.label(holes)
@@ -602,7 +603,9 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     >>> tracks[0].inner.shape
     (6, 48, 2)
     """
-    vol = _validate.array(volume, "volume", ndim=3, finite=False)
+    vol = _validate.array(volume, "volume", ndim=3)
+    _validate.min_shape(vol, "volume", (8, 8))
+    _validate.varying(vol, "volume")
     shape = vol.shape[1:]
     n_points = _validate.positive(n_points, "n_points", integer=True)
     if n_points < 8:
@@ -612,7 +615,8 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
         raise ValueError(f"start_slice must be < {vol.shape[0]} (the volume's slices); "
                          f"got {start}")
     if probabilities is not None:
-        probabilities = _validate.array(probabilities, "probabilities", ndim=4, finite=False)
+        probabilities = _validate.probabilities(
+            _validate.array(probabilities, "probabilities", ndim=4, finite=False), "probabilities")
         if probabilities.shape[1:] != vol.shape or probabilities.shape[0] < myelin_label:
             raise ValueError(f"probabilities must have shape (C,) + {vol.shape} with "
                              f"C >= myelin_label={myelin_label}; got {probabilities.shape}")
