@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -32,6 +32,7 @@ _EXCLUDE = 4.0   # region cost per sample for claiming a pixel owned by another 
 _FAR = 1e3       # claim of a point far from every other nerve (thickness units)
 _GAP = 0.25      # smallest myelin thickness (pixels) after sub-pixel refinement
 _CUT = 0.25      # largest fraction of an outer curve on the image edge (else border-cut)
+_CORE = 2.0      # depth (pixels) inside myelin beyond the reach of a boundary's blur
 
 
 @dataclass
@@ -142,18 +143,31 @@ def myelin_map(image: Any, *, levels: tuple[float, float] | None = None,
     return (np.clip(m, 0, 1) if clip else m).astype(np.float32)
 
 
+def _plateau(maps: list[np.ndarray]) -> float:
+    """Myelin level of the unsmoothed map inside thick myelin: median over the pixels more
+    than ``_CORE`` pixels inside the half-level boundary of the smoothed map (0 where there
+    are none). A thin sheath's blurred profile never reaches it, so its edges are placed half
+    way to this level (a material constant), not half way to its lowered peak."""
+    core = [raw[ndi.distance_transform_edt(smooth > 0.5) > _CORE] for smooth, raw in maps]
+    values = np.concatenate(core)
+    return float(np.median(values)) if values.size else 0.0
+
+
 class _Myelin:
-    """Myelin map of one slice at a time, from probabilities or from intensities."""
+    """Myelin map of one slice at a time, from probabilities or from intensities, and the
+    level of thick myelin in it (see `_plateau`)."""
 
     def __init__(self, volume: Any, probabilities: Any, myelin_label: int, sigma: float,
                  start: int) -> None:
         self.volume, self.sigma = volume, sigma
         self.prob = None if probabilities is None else probabilities[myelin_label - 1]
+        nz = volume.shape[0]
+        picks = np.unique(np.r_[start, np.linspace(0, nz - 1, 6).round().astype(int)])
         if self.prob is None:
-            nz = volume.shape[0]
-            picks = np.unique(np.r_[start, np.linspace(0, nz - 1, 6).round().astype(int)])
             self.levels = _levels(volume, picks, sigma)
         self.cache: dict[int, np.ndarray] = {}
+        self.plateau = _plateau([self(z) for z in picks])
+        self.cache.clear()
 
     def __call__(self, z: int) -> np.ndarray:
         """``(2, Y, X)``: the map smoothed by ``sigma`` (for the cut) and unsmoothed."""
@@ -254,6 +268,7 @@ class _Params:
     min_contrast: float
     shape_prior: float
     min_g_ratio: float
+    plateau: float = 0.0   # myelin level of thick myelin (see `_plateau`)
 
 
 def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
@@ -288,7 +303,9 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
                              raw[(depth >= h1) & free])
     level_in = np.median(inside) if inside.size else 0.0
     level_out = np.median(outside) if outside.size else 0.0
-    level_ring = np.percentile(ring, 75)   # partial-volume edge samples pull the median
+    # partial-volume edge samples pull the median; a thin ring's blurred peak stays below
+    # the level of thick myelin, half way to which its edges lie
+    level_ring = max(np.percentile(ring, 75), p.plateau)
     side = np.concatenate([inside, outside])
     contrast = float(ring.mean() - (side.mean() if side.size else 0.0))
     inner = _subpixel(raw, h0, (level_in + level_ring) / 2)
@@ -639,6 +656,7 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     if any(not 0 <= z < nz for z in extra):
         raise ValueError(f"seed_slices must lie in [0, {nz - 1}]; got {extra}")
     myelin = _Myelin(vol, probabilities, myelin_label, sigma, start)
+    p = replace(p, plateau=myelin.plateau)
     if seeds is None:
         seeds = find_seeds(myelin(start)[0], min_area=min_area)
     seeds = _check_seeds(seeds, shape)
