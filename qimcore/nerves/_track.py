@@ -602,8 +602,9 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     star-shaped and keeps the inner curve inside the outer one. Nerve cross-sections are
     star-shaped around their centre. Samples outside the image count as not myelin, so the
     outer curve of a nerve touching the border follows the image's edge. A seed whose axon
-    curve comes within ``min_thickness`` of an already tracked nerve is a gap between
-    nerves, not an axon enclosed by its own myelin, and is dropped.
+    curve comes within half of ``min_thickness`` of an already tracked nerve (half way
+    between a gap, which touches it, and an axon behind the thinnest myelin) is a gap
+    between nerves, not an axon enclosed by its own myelin, and is dropped.
 
     See Also
     --------
@@ -759,7 +760,7 @@ def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
         s = _init(m, seed, seeds, p, taken)
         states[k] = s if _seedable(s, shape, p) else None
         if taken is not None and s is not None and _blocked(s.inner, shape, taken).max() \
-                > -p.min_thickness:
+                > -p.min_thickness / 2:
             states[k] = None   # not enclosed by its own myelin: a gap between nerves
     for _ in range(2):
         claims = {k: _Claim(s.inner, s.thickness) for k, s in states.items() if s is not None}
