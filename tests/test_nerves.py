@@ -257,13 +257,15 @@ def test_real_sample_defaults():
 
 # -- seeds, geometry, tables ------------------------------------------------------------------
 
-def _two_nerves(radius, thickness, blur, n=72, supersample=8):
-    """Noise-free slice of a straight nerve (axon ``radius``, sheath ``thickness``) above a
+def _two_nerves(radius, thickness, blur, *, n=72, supersample=8, open_sheath=False):
+    """Noise-free slice of a straight nerve (axon ``radius``, sheath ``thickness``; its
+    sheath missing on the right with ``open_sheath``, an oblique node of Ranvier) above a
     thick-sheathed one (axon 5, sheath 6), exact partial volumes, Gaussian ``blur``."""
     step = (np.arange(supersample) + 0.5) / supersample - 0.5
     yy, xx = np.meshgrid(*[(np.arange(n)[:, None] + step).ravel()] * 2, indexing="ij")
     thin, thick = np.hypot(yy - 24.3, xx - 35.83), np.hypot(yy - 53.3, xx - 35.7)
-    img = np.select([thin <= radius, thin <= radius + thickness, thick <= 5, thick <= 11],
+    sheath = (thin <= radius + thickness) & ~(open_sheath & (xx > 40))
+    img = np.select([thin <= radius, sheath, thick <= 5, thick <= 11],
                     [0.75, 0.2, 0.75, 0.2], 0.8)
     img = ndi.gaussian_filter(img.reshape(n, supersample, n, supersample).mean((1, 3)), blur)
     return np.stack([img] * 4).astype(np.float32)
@@ -280,6 +282,20 @@ def test_thin_sheath_is_not_thickened_by_blur(thickness):
     assert abs(row.axon_diameter / 2 - radius) < 0.08
     assert abs(row.fibre_diameter / 2 - radius - thickness) < 0.08
     assert abs(row.myelin_thickness - thickness) < 0.06
+
+
+def test_open_sheath_slices_are_left_out_of_the_myelin_means():
+    # slices 3-4 cut a node of Ranvier obliquely: part of the sheath is missing
+    volume = np.concatenate([_two_nerves(7.0, 3.0, 0.6)[:3], _two_nerves(7.0, 3.0, 0.6, open_sheath=True)[:2],
+                             _two_nerves(7.0, 3.0, 0.6)])
+    tracks = track_nerves(volume)
+    k = int(np.argmax([t.inner[0, :, 0].mean() < 36 for t in tracks]))
+    assert len(tracks) == 2 and len(tracks[k]) == 9
+    assert (tracks[k].gap[3:5] > 0.1).all() and (np.delete(tracks[k].gap, [3, 4]) == 0).all()
+    row = nerve_table(tracks).iloc[k]
+    assert abs(row.myelin_thickness - 3) < 0.06 and abs(row.fibre_diameter / 2 - 10) < 0.08
+    nodes = nerve_nodes(tracks)
+    assert nodes.nerve.tolist() == [k] and nodes.slice.iloc[0] in (3, 4)
 
 
 def test_find_seeds_rejects_tiny_and_border_cut_axons():

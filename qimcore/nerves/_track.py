@@ -56,14 +56,18 @@ class NerveTrack:
     cut : (n_slices,) ndarray of bool
         Slices where the outer curve reaches the image's edge: the myelin is cut by the
         border there (the axon is still inside), so only the axon is measured.
+    gap : (n_slices,) ndarray of float
+        Fraction of the rays from the centre whose ring holds no myelin (its mean myelin map
+        nearer to the surroundings' level than to the ring's): the sheath is incomplete
+        there, e.g. where a slice cuts a node of Ranvier obliquely (0 = a closed ring).
 
     Examples
     --------
     >>> theta = 2 * np.pi * np.arange(8) / 8
     >>> circle = np.stack([np.sin(theta), np.cos(theta)], -1)
     >>> track = NerveTrack(z=[3, 4], inner=[2 * circle] * 2, outer=[3 * circle] * 2)
-    >>> len(track), track.inner.shape, track.lost.tolist(), track.cut.tolist()
-    (2, (2, 8, 2), [False, False], [False, False])
+    >>> len(track), track.inner.shape, track.lost.tolist(), track.cut.tolist(), track.gap.tolist()
+    (2, (2, 8, 2), [False, False], [False, False], [0.0, 0.0])
     """
 
     z: np.ndarray
@@ -72,6 +76,7 @@ class NerveTrack:
     contrast: np.ndarray = field(default=None)  # type: ignore[assignment]
     lost: np.ndarray = field(default=None)  # type: ignore[assignment]
     cut: np.ndarray = field(default=None)  # type: ignore[assignment]
+    gap: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.z = np.asarray(self.z, np.int64)
@@ -86,6 +91,7 @@ class NerveTrack:
                          else np.asarray(self.contrast, np.float64))
         self.lost = np.zeros(n, bool) if self.lost is None else np.asarray(self.lost, bool)
         self.cut = np.zeros(n, bool) if self.cut is None else np.asarray(self.cut, bool)
+        self.gap = np.zeros(n) if self.gap is None else np.asarray(self.gap, np.float64)
 
     def __len__(self) -> int:
         return len(self.z)
@@ -238,6 +244,7 @@ class _State:
     contrast: float
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     expected: float | None = None   # smoothed myelin thickness that guides the next slice
+    gap: float = 0.0                # fraction of rays without myelin in the ring
 
     @property
     def reference(self) -> float:
@@ -273,7 +280,7 @@ class _Params:
 
 def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
          ring_prior: np.ndarray | float = 0.0, window: np.ndarray | float = 0.0
-         ) -> tuple[np.ndarray, np.ndarray, float]:
+         ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Inner and outer boundaries on ``(K, n)`` depth-first myelin profiles.
 
     Regions: axon (below the inner surface) and outside (above the outer one) pay the
@@ -285,7 +292,8 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     fractional heights where the unsmoothed ``raw`` profile crosses
     half way between the levels (median, upper quartile in the ring) of the adjacent
     regions, the outer one kept below the first zero crossing of ``claim`` (no overlap) and
-    above the inner one, and the ring's contrast.
+    above the inner one, the ring's contrast and the fraction of rays whose ring (mean of
+    ``raw``) is nearer to the adjacent regions' level than to the ring's (no myelin there).
     """
     excluded = (claim > 0).astype(np.float64)
     k = len(profile)
@@ -308,10 +316,13 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     level_ring = max(np.percentile(ring, 75), p.plateau)
     side = np.concatenate([inside, outside])
     contrast = float(ring.mean() - (side.mean() if side.size else 0.0))
+    band = (depth >= h0) & (depth < h1)
+    per_ray = (raw * band).sum(axis=0) / np.maximum(band.sum(axis=0), 1)
+    gap = float(np.mean(per_ray < ((level_in + level_out) / 2 + level_ring) / 2))
     inner = _subpixel(raw, h0, (level_in + level_ring) / 2)
     outer = np.minimum(_subpixel(raw, h1, (level_out + level_ring) / 2), _frontier(claim, h0))
     inner = np.minimum(inner, outer - _GAP)
-    return np.maximum(inner, 0), np.maximum(outer, inner + _GAP), contrast
+    return np.maximum(inner, 0), np.maximum(outer, inner + _GAP), contrast, gap
 
 
 def _frontier(claim: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -438,9 +449,10 @@ def _step(myelin: np.ndarray, predicted: _State, thickness: float, k: int,
     window = _EXCLUDE * (offset > reach)
     claim = np.maximum(_claimed(pts, k, claims, p.search, where=offset <= reach + 1),
                        _blocked(pts, myelin.shape[1:], taken))
-    h_in, h_out, contrast = _cut(profile, raw, claim, p, prior, window)
+    h_in, h_out, contrast, gap = _cut(profile, raw, claim, p, prior, window)
     return _State(_points(h_in, centre, radii, p.n_points, myelin.shape[1:]),
-                  _points(h_out, centre, radii, p.n_points, myelin.shape[1:]), contrast)
+                  _points(h_out, centre, radii, p.n_points, myelin.shape[1:]), contrast,
+                  gap=gap)
 
 
 def _points(h: np.ndarray, centre: np.ndarray, radii: np.ndarray, n: int,
@@ -460,10 +472,10 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     dist = np.linalg.norm(pts[..., None, :] - seeds, axis=-1)
     claim = np.maximum(np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1),
                        _blocked(pts, myelin.shape[1:], taken))
-    h_in, h_out, contrast = _cut(profile, raw, claim, p)
+    h_in, h_out, contrast, gap = _cut(profile, raw, claim, p)
     inner = _points(h_in, seed, radii, p.n_points, myelin.shape[1:])
     outer = _points(h_out, seed, radii, p.n_points, myelin.shape[1:])
-    return _State(inner, outer, contrast)
+    return _State(inner, outer, contrast, gap=gap)
 
 
 def _valid(state: _State, shape: tuple[int, int]) -> bool:
@@ -798,4 +810,5 @@ def _assemble(record: dict[int, tuple[_State, bool]], shape: tuple[int, int]) ->
     outer = np.stack([record[z][0].outer for z in zs])
     return NerveTrack(z=np.array(zs), inner=np.stack([record[z][0].inner for z in zs]),
                       outer=outer, contrast=np.array([record[z][0].contrast for z in zs]),
-                      lost=np.array([record[z][1] for z in zs]), cut=_on_edge(outer, shape) > 0)
+                      lost=np.array([record[z][1] for z in zs]), cut=_on_edge(outer, shape) > 0,
+                      gap=np.array([record[z][0].gap for z in zs]))
