@@ -167,10 +167,12 @@ def report(figures: Path) -> str:
         lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
     lines += ["", "Median absolute error (95th percentile, largest) of nerves without a node of "
               "Ranvier per tilt, then all nerves with one: a z-slice cuts a tilted node "
-              "obliquely, over many slices, each with part of the myelin missing, which the "
-              "per-nerve means include. The myelin thickness is half the difference of two "
-              "diameters: its outliers are thin sheaths (2-3 voxels), where the ring comes out "
-              "0.3-0.6 voxel too thick (axon a few per cent small, fibre a few per cent large). "
+              "obliquely, over many slices, each with part of the myelin missing; slices with "
+              "more than a tenth of the ring open (`NerveTrack.gap`) are left out of the "
+              "fibre, myelin and g-ratio means, a smaller gap is not. The myelin thickness is "
+              "half the difference of two diameters: on a thin sheath (2-3 voxels) an error of "
+              "0.1 voxel is 3-5 %; a thin sheath's edges lie half way to the level of thick "
+              "myelin (its blurred peak stays below it). "
               "![diameter error versus tilt](figures/accuracy/nerves_error_vs_tilt.png)", ""]
     closed = sum(p["closed"] for p in phantoms)
     tracked = sum(p["tracked"] for p in phantoms)

@@ -15,6 +15,8 @@ from ._track import NerveTrack
 
 __all__ = ["nerve_clusters", "nerve_nodes", "nerve_slices", "nerve_table", "polygon_moments"]
 
+_INCOMPLETE = 0.1   # fraction of a ring's rays without myelin above which its sheath is open
+
 _SLICE_COLUMNS = {"nerve": np.int64, "slice": np.int64, "z": float, "y": float, "x": float,
                   "axon_diameter": float, "fibre_diameter": float, "myelin_thickness": float,
                   "g_ratio": float, "eccentricity": float, "orientation": float,
@@ -268,7 +270,9 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
     """One row per nerve: mean diameters, myelin, g-ratio, undulation, twist and clusters.
 
     Means are over the slices that are not ``lost`` (fibre diameter, myelin thickness and
-    g-ratio also not ``cut``); every diameter is measured perpendicular to the nerve's
+    g-ratio also not ``cut`` and with at most a tenth of the ring's rays without myelin,
+    ``NerveTrack.gap``: a slice through a node of Ranvier has an open sheath; these slices
+    are in :func:`nerve_nodes`); every diameter is measured perpendicular to the nerve's
     centre line (see :func:`nerve_slices`).
 
     Parameters
@@ -316,10 +320,12 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
     for i, t in enumerate(tracks):
         s = _per_slice(t, vs)
         ok = ~s["lost"] if (~s["lost"]).any() else np.ones(len(t), bool)
+        closed = ok & (t.gap <= _INCOMPLETE) if (ok & (t.gap <= _INCOMPLETE)).any() else ok
         centre = np.column_stack([s["z"], s["y"], s["x"]])
         rows.append({"nerve": i, **{k: _mean(s[k][ok]) for k in
-                                    ("axon_diameter", "fibre_diameter", "myelin_thickness",
-                                     "g_ratio", "eccentricity")},
+                                    ("axon_diameter", "eccentricity")},
+                     **{k: _mean(s[k][closed]) for k in
+                        ("fibre_diameter", "myelin_thickness", "g_ratio")},
                      "undulation": _undulation(centre),
                      "twist": _twist(s["z"][ok], s["orientation"][ok], s["anisotropy"][ok]),
                      "n_slices": len(t), "z_start": float(s["z"].min()),
@@ -370,9 +376,10 @@ def nerve_nodes(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *, drop: fl
                 window: int = 5) -> pd.DataFrame:
     """Nodes of Ranvier: where the myelin of a nerve thins or vanishes along ``z``.
 
-    A slice belongs to a node when it is ``lost`` (no myelin contrast) or its contrast or
-    myelin thickness falls below ``drop`` times the nerve's median; each run of such slices
-    is one node, reported at its lowest-contrast slice.
+    A slice belongs to a node when it is ``lost`` (no myelin contrast), more than a tenth of
+    its ring's rays hold no myelin (``NerveTrack.gap``: a slice cuts the node obliquely) or
+    its contrast or myelin thickness falls below ``drop`` times the nerve's median; each run
+    of such slices is one node, reported at its lowest-contrast slice.
 
     Parameters
     ----------
@@ -413,7 +420,8 @@ def nerve_nodes(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *, drop: fl
         good = ~s["lost"] & ~s["cut"]
         if not good.any():
             continue
-        thin = (s["lost"] | (s["contrast"] < drop * np.median(s["contrast"][good]))
+        thin = (s["lost"] | (t.gap > _INCOMPLETE)
+                | (s["contrast"] < drop * np.median(s["contrast"][good]))
                 | (s["myelin_thickness"] < drop * np.median(s["myelin_thickness"][good])))
         measured = ~thin & ~s["cut"]
         edges = np.flatnonzero(np.diff(np.r_[0, thin.astype(int), 0]))

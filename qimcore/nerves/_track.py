@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -32,6 +32,7 @@ _EXCLUDE = 4.0   # region cost per sample for claiming a pixel owned by another 
 _FAR = 1e3       # claim of a point far from every other nerve (thickness units)
 _GAP = 0.25      # smallest myelin thickness (pixels) after sub-pixel refinement
 _CUT = 0.25      # largest fraction of an outer curve on the image edge (else border-cut)
+_CORE = 2.0      # depth (pixels) inside myelin beyond the reach of a boundary's blur
 
 
 @dataclass
@@ -55,14 +56,18 @@ class NerveTrack:
     cut : (n_slices,) ndarray of bool
         Slices where the outer curve reaches the image's edge: the myelin is cut by the
         border there (the axon is still inside), so only the axon is measured.
+    gap : (n_slices,) ndarray of float
+        Fraction of the rays from the centre whose ring holds no myelin (its mean myelin map
+        nearer to the surroundings' level than to the ring's): the sheath is incomplete
+        there, e.g. where a slice cuts a node of Ranvier obliquely (0 = a closed ring).
 
     Examples
     --------
     >>> theta = 2 * np.pi * np.arange(8) / 8
     >>> circle = np.stack([np.sin(theta), np.cos(theta)], -1)
     >>> track = NerveTrack(z=[3, 4], inner=[2 * circle] * 2, outer=[3 * circle] * 2)
-    >>> len(track), track.inner.shape, track.lost.tolist(), track.cut.tolist()
-    (2, (2, 8, 2), [False, False], [False, False])
+    >>> len(track), track.inner.shape, track.lost.tolist(), track.cut.tolist(), track.gap.tolist()
+    (2, (2, 8, 2), [False, False], [False, False], [0.0, 0.0])
     """
 
     z: np.ndarray
@@ -71,6 +76,7 @@ class NerveTrack:
     contrast: np.ndarray = field(default=None)  # type: ignore[assignment]
     lost: np.ndarray = field(default=None)  # type: ignore[assignment]
     cut: np.ndarray = field(default=None)  # type: ignore[assignment]
+    gap: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.z = np.asarray(self.z, np.int64)
@@ -85,6 +91,7 @@ class NerveTrack:
                          else np.asarray(self.contrast, np.float64))
         self.lost = np.zeros(n, bool) if self.lost is None else np.asarray(self.lost, bool)
         self.cut = np.zeros(n, bool) if self.cut is None else np.asarray(self.cut, bool)
+        self.gap = np.zeros(n) if self.gap is None else np.asarray(self.gap, np.float64)
 
     def __len__(self) -> int:
         return len(self.z)
@@ -142,18 +149,31 @@ def myelin_map(image: Any, *, levels: tuple[float, float] | None = None,
     return (np.clip(m, 0, 1) if clip else m).astype(np.float32)
 
 
+def _plateau(maps: list[np.ndarray]) -> float:
+    """Myelin level of the unsmoothed map inside thick myelin: median over the pixels more
+    than ``_CORE`` pixels inside the half-level boundary of the smoothed map (0 where there
+    are none). A thin sheath's blurred profile never reaches it, so its edges are placed half
+    way to this level (a material constant), not half way to its lowered peak."""
+    core = [raw[ndi.distance_transform_edt(smooth > 0.5) > _CORE] for smooth, raw in maps]
+    values = np.concatenate(core)
+    return float(np.median(values)) if values.size else 0.0
+
+
 class _Myelin:
-    """Myelin map of one slice at a time, from probabilities or from intensities."""
+    """Myelin map of one slice at a time, from probabilities or from intensities, and the
+    level of thick myelin in it (see `_plateau`)."""
 
     def __init__(self, volume: Any, probabilities: Any, myelin_label: int, sigma: float,
                  start: int) -> None:
         self.volume, self.sigma = volume, sigma
         self.prob = None if probabilities is None else probabilities[myelin_label - 1]
+        nz = volume.shape[0]
+        picks = np.unique(np.r_[start, np.linspace(0, nz - 1, 6).round().astype(int)])
         if self.prob is None:
-            nz = volume.shape[0]
-            picks = np.unique(np.r_[start, np.linspace(0, nz - 1, 6).round().astype(int)])
             self.levels = _levels(volume, picks, sigma)
         self.cache: dict[int, np.ndarray] = {}
+        self.plateau = _plateau([self(z) for z in picks])
+        self.cache.clear()
 
     def __call__(self, z: int) -> np.ndarray:
         """``(2, Y, X)``: the map smoothed by ``sigma`` (for the cut) and unsmoothed."""
@@ -225,6 +245,7 @@ class _State:
     contrast: float
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     expected: float | None = None   # smoothed myelin thickness that guides the next slice
+    gap: float = 0.0                # fraction of rays without myelin in the ring
 
     @property
     def reference(self) -> float:
@@ -255,11 +276,12 @@ class _Params:
     min_contrast: float
     shape_prior: float
     min_g_ratio: float
+    plateau: float = 0.0   # myelin level of thick myelin (see `_plateau`)
 
 
 def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
          ring_prior: np.ndarray | float = 0.0, window: np.ndarray | float = 0.0
-         ) -> tuple[np.ndarray, np.ndarray, float]:
+         ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Inner and outer boundaries on ``(K, n)`` depth-first myelin profiles.
 
     Regions: axon (below the inner surface) and outside (above the outer one) pay the
@@ -271,7 +293,8 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     fractional heights where the unsmoothed ``raw`` profile crosses
     half way between the levels (median, upper quartile in the ring) of the adjacent
     regions, the outer one kept below the first zero crossing of ``claim`` (no overlap) and
-    above the inner one, and the ring's contrast.
+    above the inner one, the ring's contrast and the fraction of rays whose ring (mean of
+    ``raw``) is nearer to the adjacent regions' level than to the ring's (no myelin there).
     """
     excluded = (claim > 0).astype(np.float64)
     k = len(profile)
@@ -289,13 +312,18 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
                              raw[(depth >= h1) & free])
     level_in = np.median(inside) if inside.size else 0.0
     level_out = np.median(outside) if outside.size else 0.0
-    level_ring = np.percentile(ring, 75)   # partial-volume edge samples pull the median
+    # partial-volume edge samples pull the median; a thin ring's blurred peak stays below
+    # the level of thick myelin, half way to which its edges lie
+    level_ring = max(np.percentile(ring, 75), p.plateau)
     side = np.concatenate([inside, outside])
     contrast = float(ring.mean() - (side.mean() if side.size else 0.0))
+    band = (depth >= h0) & (depth < h1)
+    per_ray = (raw * band).sum(axis=0) / np.maximum(band.sum(axis=0), 1)
+    gap = float(np.mean(per_ray < ((level_in + level_out) / 2 + level_ring) / 2))
     inner = _subpixel(raw, h0, (level_in + level_ring) / 2)
     outer = np.minimum(_subpixel(raw, h1, (level_out + level_ring) / 2), _frontier(claim, h0))
     inner = np.minimum(inner, outer - _GAP)
-    return np.maximum(inner, 0), np.maximum(outer, inner + _GAP), contrast
+    return np.maximum(inner, 0), np.maximum(outer, inner + _GAP), contrast, gap
 
 
 def _frontier(claim: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -422,9 +450,10 @@ def _step(myelin: np.ndarray, predicted: _State, thickness: float, k: int,
     window = _EXCLUDE * (offset > reach)
     claim = np.maximum(_claimed(pts, k, claims, p.search, where=offset <= reach + 1),
                        _blocked(pts, myelin.shape[1:], taken))
-    h_in, h_out, contrast = _cut(profile, raw, claim, p, prior, window)
+    h_in, h_out, contrast, gap = _cut(profile, raw, claim, p, prior, window)
     return _State(_points(h_in, centre, radii, p.n_points, myelin.shape[1:]),
-                  _points(h_out, centre, radii, p.n_points, myelin.shape[1:]), contrast)
+                  _points(h_out, centre, radii, p.n_points, myelin.shape[1:]), contrast,
+                  gap=gap)
 
 
 def _points(h: np.ndarray, centre: np.ndarray, radii: np.ndarray, n: int,
@@ -444,10 +473,10 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     dist = np.linalg.norm(pts[..., None, :] - seeds, axis=-1)
     claim = np.maximum(np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1),
                        _blocked(pts, myelin.shape[1:], taken))
-    h_in, h_out, contrast = _cut(profile, raw, claim, p)
+    h_in, h_out, contrast, gap = _cut(profile, raw, claim, p)
     inner = _points(h_in, seed, radii, p.n_points, myelin.shape[1:])
     outer = _points(h_out, seed, radii, p.n_points, myelin.shape[1:])
-    return _State(inner, outer, contrast)
+    return _State(inner, outer, contrast, gap=gap)
 
 
 def _valid(state: _State, shape: tuple[int, int]) -> bool:
@@ -586,8 +615,9 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     star-shaped and keeps the inner curve inside the outer one. Nerve cross-sections are
     star-shaped around their centre. Samples outside the image count as not myelin, so the
     outer curve of a nerve touching the border follows the image's edge. A seed whose axon
-    curve comes within ``min_thickness`` of an already tracked nerve is a gap between
-    nerves, not an axon enclosed by its own myelin, and is dropped.
+    curve comes within half of ``min_thickness`` of an already tracked nerve (half way
+    between a gap, which touches it, and an axon behind the thinnest myelin) is a gap
+    between nerves, not an axon enclosed by its own myelin, and is dropped.
 
     See Also
     --------
@@ -643,6 +673,7 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     if any(not 0 <= z < nz for z in extra):
         raise ValueError(f"seed_slices must lie in [0, {nz - 1}]; got {extra}")
     myelin = _Myelin(vol, probabilities, myelin_label, sigma, start)
+    p = replace(p, plateau=myelin.plateau)
     if seeds is None:
         seeds = find_seeds(myelin(start)[0], min_area=min_area)
     seeds = _check_seeds(seeds, shape)
@@ -745,7 +776,7 @@ def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
         s = _init(m, seed, seeds, p, taken)
         states[k] = s if _seedable(s, shape, p) else None
         if taken is not None and s is not None and _blocked(s.inner, shape, taken).max() \
-                > -p.min_thickness:
+                > -p.min_thickness / 2:
             states[k] = None   # not enclosed by its own myelin: a gap between nerves
     for _ in range(2):
         claims = {k: _Claim(s.inner, s.thickness) for k, s in states.items() if s is not None}
@@ -783,4 +814,5 @@ def _assemble(record: dict[int, tuple[_State, bool]], shape: tuple[int, int]) ->
     outer = np.stack([record[z][0].outer for z in zs])
     return NerveTrack(z=np.array(zs), inner=np.stack([record[z][0].inner for z in zs]),
                       outer=outer, contrast=np.array([record[z][0].contrast for z in zs]),
-                      lost=np.array([record[z][1] for z in zs]), cut=_on_edge(outer, shape) > 0)
+                      lost=np.array([record[z][1] for z in zs]), cut=_on_edge(outer, shape) > 0,
+                      gap=np.array([record[z][0].gap for z in zs]))
