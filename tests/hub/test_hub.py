@@ -29,7 +29,7 @@ import pytest
 requests = pytest.importorskip("requests")
 websocket = pytest.importorskip("websocket")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONTENTS_MANAGER = "--ServerApp.contents_manager_class=qimcore_readonly.ReadOnlyDataContentsManager"
 real_hub = [pytest.mark.hub, pytest.mark.slow]
 

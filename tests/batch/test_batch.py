@@ -26,9 +26,9 @@ from qimcore.batch import (
     slab_statistics,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "sample_statistics.ipynb"
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent  # the grids beside this file
 
 
 def _notebook(path: Path, parameters: str, body: str) -> Path:

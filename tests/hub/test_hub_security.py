@@ -198,8 +198,8 @@ def test_kernels_and_terminals_are_unprivileged_and_isolated(hub):
     paths = {"state": str(hub.state), "hub": hub.proc.pid,
              "proxy": int((hub.state / "proxy.pid").read_text()), "other_pid": bob_pid,
              "other_home": str(hub.homes / "bob"), "homes": str(hub.homes),
-             "data": str(Path(__file__).resolve().parents[1] / "data_samples"),
-             "shared": str(hub.shared), "config": str(Path(__file__).resolve().parents[1]
+             "data": str(Path(__file__).resolve().parents[2] / "data_samples"),
+             "shared": str(hub.shared), "config": str(Path(__file__).resolve().parents[2]
                                                       / "jupyterhub_config.py")}
     out = json.loads(hub.run_cells("alice", "notebooks/getting_started.ipynb",
                                    [_probe_cell(paths)])[0])
