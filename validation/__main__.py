@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("domains", nargs="*", default=list(DOMAINS),
                         help=f"which sweeps to run, any of {', '.join(DOMAINS)}")
+    parser.add_argument("--collect", action="store_true",
+                        help="run no sweep: only gather the sections written before")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.domains) - set(DOMAINS))
     if unknown:
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     matplotlib.use("Agg")
     figures = DOCS / "figures" / "accuracy"
     figures.mkdir(parents=True, exist_ok=True)
-    for domain in args.domains:
+    for domain in [] if args.collect else args.domains:
         start = time.perf_counter()
         section = importlib.import_module(f"validation.{domain}").report(figures)
         _write(DOCS / f"accuracy_{domain}.md", section.strip() + "\n")
