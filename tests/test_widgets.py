@@ -408,9 +408,9 @@ def test_volume_prediction_uncertainty_and_next_slice(tmp_path, stripes):
 
 def test_in_memory_next_slice_follows_the_uncertainty(stripes):
     seg = SliceMeanSegmenter().fit(stripes)
-    ann = Annotator(stripes, 2, seg, brush_size=0)
-    ann.paint([(2, 2)], value=1, index=0)
-    ann.paint([(2, 12)], value=2, index=0)
+    labels = np.zeros(stripes.shape, np.uint8)
+    labels[0, 2, 2], labels[0, 2, 12] = 1, 2
+    ann = Annotator(stripes, 2, seg, labels=labels)
     assert ann.slice_uncertainty.round(6).tolist() == [0, 0, 0, 0, 1, 0]
     assert ann.next_slice() == 4
     with pytest.raises(ValueError, match="lazy"):
