@@ -340,7 +340,7 @@ class SliceMeanSegmenter:
         return self
 
     def _proba(self, image):
-        d = np.abs(image[None] - self.means[:, None, None])
+        d = np.abs(image[None] - self.means.reshape(-1, *[1] * image.ndim))
         total = d.sum(0)
         return np.where(total > 0, d[::-1] / np.where(total > 0, total, 1), 0.5).astype(
             np.float32)
