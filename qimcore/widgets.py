@@ -65,7 +65,7 @@ def uncertainty(probabilities: Any) -> np.ndarray:
 
     Examples
     --------
-    >>> uncertainty(np.array([[1.0, 0.5, 0.7], [0.0, 0.5, 0.3]])).round(2).tolist()
+    >>> [round(float(u), 2) for u in uncertainty(np.array([[1.0, 0.5, 0.7], [0.0, 0.5, 0.3]]))]
     [0.0, 1.0, 0.6]
     """
     p = np.asarray(probabilities, dtype=np.float32)
