@@ -735,8 +735,8 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
     plot = k3d.plot(height=height, grid_visible=False, menu_visibility=True,
                     axes=["x (µm)", "y (µm)", "z (µm)"])
     plot += k3d.volume(small, color_range=[lo, hi if hi > lo else lo + 1],
-                       color_map=_k3d_colormap("gray"), bounds=bounds, name="volume",
-                       alpha_coef=20.0, compression_level=1)
+                       color_map=_k3d_colormap("gray"), opacity_function=[0, 0, 1, 1],
+                       bounds=bounds, name="volume", alpha_coef=10.0, compression_level=1)
     if probabilities is not None:
         if tuple(probabilities.shape[1:]) != vol.shape:
             raise ValueError(f"probabilities must have shape (C,) + {vol.shape}, got "
@@ -746,6 +746,7 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
             p, _ = downsample(probabilities[k], max_voxels)
             plot += k3d.volume(p, color_range=[0, 1], bounds=bounds,
                                color_map=_k3d_colormap([[0, 0, 0], colors[k]]),
+                               opacity_function=[0, 0, 1, 1], alpha_coef=10.0,
                                name=f"probability {k + 1}", visible=k == len(probabilities) - 1,
                                compression_level=1)
     if labels is not None:
@@ -785,4 +786,14 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
                           color_range=[lo, hi if hi > lo else lo + 1], width=width,
                           shader="mesh", name=getattr(track_values, "name", None) or "tracks")
         plot.colorbar_object_id = plot.objects[-1].id
+    plot.camera = _oblique_camera(bounds)
+    plot.camera_auto_fit = False
     return plot
+
+
+def _oblique_camera(bounds: list[float]) -> list[float]:
+    """k3d camera (position, target, up) looking at the box obliquely, z (slices) up."""
+    lo, hi = np.asarray(bounds[::2]), np.asarray(bounds[1::2])
+    centre, diagonal = (lo + hi) / 2, float(np.linalg.norm(hi - lo))
+    direction = np.array([1.0, -1.4, 0.9]) / np.linalg.norm([1.0, -1.4, 0.9])
+    return [*(centre + 1.2 * diagonal * direction), *centre, 0.0, 0.0, 1.0]

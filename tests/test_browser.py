@@ -9,6 +9,7 @@ an ``on_update`` callback), the propagated segmentation, and the canvas pixels a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -62,25 +63,27 @@ def _wait_for(predicate, timeout: float, what: str):
 FRONT_ENDS = {"jupyterlab": "lab/tree", "notebook": "notebooks"}   # module -> notebook URL
 
 
-@pytest.fixture(params=list(FRONT_ENDS))
-def lab(request, tmp_path):
-    """JupyterLab 4 or Notebook 7 serving ``tmp_path``; yields (notebook url, token, out dir)."""
-    if importlib.util.find_spec(request.param) is None:
-        pytest.skip(f"{request.param} is not installed (pip install {request.param})")
+@contextlib.contextmanager
+def _jupyter(tmp_path: Path, module: str, cells: list[str], name: str):
+    """JupyterLab 4 or Notebook 7 serving ``tmp_path`` with notebook ``name`` of ``cells``
+    (``__OUT__`` replaced by an output folder) and its kernel started; yields
+    (notebook url, token, out dir)."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed (pip install {module})")
     out = tmp_path / "out"
-    out.mkdir()
-    cell = (REPO / "tests" / "browser" / "annotate_cell.py.in").read_text()
+    out.mkdir(exist_ok=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        cell.replace("__OUT__", out.as_posix()))])
+        cell.replace("__OUT__", out.as_posix())) for cell in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    nbformat.write(nb, tmp_path / "annotate.ipynb")
+    nbformat.write(nb, tmp_path / name)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
-    cmd = [sys.executable, "-m", request.param, f"--port={port}", "--ip=127.0.0.1",
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", module, f"--port={port}", "--ip=127.0.0.1",
            f"--ServerApp.token={token}", "--ServerApp.open_browser=False",
            f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
@@ -97,8 +100,8 @@ def lab(request, tmp_path):
 
     try:
         _wait_for(lambda: up() or None, 40, "JupyterLab to listen")
-        _start_session(url, token, "annotate.ipynb")
-        yield f"{url}/{FRONT_ENDS[request.param]}/annotate.ipynb", token, out
+        _start_session(url, token, name)
+        yield f"{url}/{FRONT_ENDS[module]}/{name}", token, out
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -106,6 +109,14 @@ def lab(request, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(params=list(FRONT_ENDS))
+def lab(request, tmp_path):
+    """JupyterLab 4 or Notebook 7 with the Annotator notebook; yields (url, token, out dir)."""
+    cell = (REPO / "tests" / "browser" / "annotate_cell.py.in").read_text()
+    with _jupyter(tmp_path, request.param, [cell], "annotate.ipynb") as served:
+        yield served
 
 
 def _start_session(url: str, token: str, path: str) -> None:
@@ -230,3 +241,100 @@ def test_annotator_in_the_browser(lab):
         finally:
             page.screenshot(path=str(artifacts / f"annotator_{url.split('/')[3]}.png"))
             browser.close()
+
+
+WEBGL_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + [
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+
+
+def _png(data: bytes) -> np.ndarray:
+    import io
+
+    import PIL.Image
+
+    return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def _steady_render(locator, timeout: float, what: str, differs_from=None) -> np.ndarray:
+    """Screenshot of ``locator`` once two shots in a row agree (and differ from the other)."""
+    last = [None]
+
+    def shot():
+        img = _png(locator.screenshot())
+        prev, last[0] = last[0], img
+        if prev is None or prev.shape != img.shape or np.abs(prev - img).max() > 2:
+            return None
+        if (img.max(axis=-1) - img.min(axis=-1)).max() < 10 and img.std() < 1:
+            return None                                   # blank canvas
+        if differs_from is not None and np.abs(img - differs_from).max() <= 2:
+            return None
+        return img
+
+    return _wait_for(shot, timeout, what)
+
+
+class _Clip:
+    """Screenshots of the page region of an element (the notebook's windowing makes
+    element screenshots wait for a scroll that never settles)."""
+
+    def __init__(self, page, selector: str) -> None:
+        self.page = page
+        self.box = page.evaluate(f"() => {{ const r = document.querySelector('{selector}')"
+                                 ".getBoundingClientRect(); return {x: r.x, y: r.y, "
+                                 "width: r.width, height: r.height}; }")
+
+    def screenshot(self) -> bytes:
+        return self.page.screenshot(clip=self.box)
+
+
+def _coloured(img: np.ndarray) -> tuple[int, int]:
+    """Pixels clearly blue (class/surface 1) and clearly orange (class/surface 2)."""
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return int(((b > r + 40) & (b > g)).sum()), int(((r > b + 60) & (g > b)).sum())
+
+
+def test_view3d_renders_objects_in_the_browser(tmp_path):
+    """qimcore.view.view3d in JupyterLab, headless chromium with WebGL (SwiftShader)."""
+    pytest.importorskip("k3d", reason="k3d is not installed (pip install k3d)")
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    cells = (REPO / "tests" / "browser" / "view3d_cell.py.in").read_text().split("# %% cell\n")
+    with _jupyter(tmp_path, "jupyterlab", cells, "view3d.ipynb") as (url, token, out), \
+            playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
+        page = browser.new_page(viewport={"width": 760, "height": 1400})
+        try:
+            page.goto(f"{url}?token={token}")
+            editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+            editor.wait_for(timeout=40_000)
+            assert page.evaluate("() => !!document.createElement('canvas')"
+                                 ".getContext('webgl2')"), "no WebGL2 in this chromium"
+            editor.click()
+            page.keyboard.press("Shift+Enter")
+            _wait_for(lambda: (out / "objects.txt").exists() or None, 60, "the 3D view cell")
+            assert (out / "objects.txt").read_text() == \
+                "volume,labels,surface 0,tracks"
+            page.locator(".jp-OutputArea-output canvas").first.wait_for(timeout=60_000,
+                                                                        state="attached")
+            canvas = _Clip(page, ".jp-OutputArea-output")                     # the k3d widget
+            full = _steady_render(canvas, 60, "a steady, non-blank 3D render")
+            page.keyboard.press("Shift+Enter")                       # hide all but the volume
+            _wait_for(lambda: (out / "hidden.txt").exists() or None, 30, "the hiding cell")
+            bare = _steady_render(canvas, 60, "the render without the objects",
+                                  differs_from=full)
+        finally:
+            page.screenshot(path=str(artifacts / "view3d_lab.png"))
+            browser.close()
+    import PIL.Image
+
+    PIL.Image.fromarray(full.astype(np.uint8)).save(artifacts / "view3d_objects.png")
+    PIL.Image.fromarray(bare.astype(np.uint8)).save(artifacts / "view3d_volume_only.png")
+    scene = (slice(110, None), slice(full.shape[1] // 6, full.shape[1] * 3 // 4))  # no menus
+    full, bare = full[scene], bare[scene]
+    changed = (np.abs(full - bare).max(axis=-1) > 30).mean()
+    blue, orange = _coloured(full)
+    print(f"3D view: {changed:.1%} of the pixels change with the objects; "
+          f"{blue} blue and {orange} orange pixels")
+    assert changed > 0.02                       # the objects cover a visible part of the view
+    assert blue > 200 and orange > 200          # class 1 and class 2 colours are drawn
+    assert _coloured(bare) == (0, 0)            # and only by the objects (grey volume)
