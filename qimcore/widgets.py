@@ -442,7 +442,7 @@ class Annotator(w.VBox):
                                       layout=w.Layout(display="none"))
         self.status = w.Label()
         view = w.Box([self.canvas], layout=w.Layout(overflow="auto", max_height="80vh",
-                                                    max_width="100%"))
+                                                    width="100%"))
         view.add_class("qimcore-annotator")
         pixelated = w.HTML("<style>.qimcore-annotator canvas {image-rendering: pixelated}</style>")
         super().__init__([
@@ -790,7 +790,7 @@ class Annotator(w.VBox):
         if self.zoom.value == "fit":     # the notebook's width and 65 % of the window height
             layout.width = f"min(100%, calc(65vh * {nx / ny:.6g}))"
             layout.height = "auto"
-            layout.min_width = None
+            layout.min_width = "0"       # a flex item may shrink below the canvas' own width
             return
         layout.width = f"{nx * self.zoom.value}px"
         layout.height = f"{ny * self.zoom.value}px"

@@ -111,12 +111,16 @@ def _jupyter(tmp_path: Path, module: str, cells: list[str], name: str):
         log.close()
 
 
-@pytest.fixture(params=list(FRONT_ENDS))
+@pytest.fixture(params=[("jupyterlab", "memory"), ("notebook", "memory"), ("jupyterlab", "lazy")],
+                ids=["lab", "notebook", "lab-lazy"])
 def lab(request, tmp_path):
-    """JupyterLab 4 or Notebook 7 with the Annotator notebook; yields (url, token, out dir)."""
+    """JupyterLab 4 or Notebook 7 with the Annotator notebook on an in-memory image (zoom 4)
+    or a lazy dask volume (zoom to fit); yields (url, token, out dir, lazy)."""
+    module, mode = request.param
     cell = (REPO / "tests" / "browser" / "annotate_cell.py.in").read_text()
-    with _jupyter(tmp_path, request.param, [cell], "annotate.ipynb") as served:
-        yield served
+    cell = cell.replace("LAZY = False", f"LAZY = {mode == 'lazy'}")
+    with _jupyter(tmp_path, module, [cell], "annotate.ipynb") as served:
+        yield (*served, mode == "lazy")
 
 
 def _start_session(url: str, token: str, path: str) -> None:
@@ -166,7 +170,7 @@ def _labels_with(out: Path, value: int) -> np.ndarray | None:
 
 
 def test_annotator_in_the_browser(lab):
-    url, token, out = lab
+    url, token, out, lazy = lab
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     shape = (48, 64)
@@ -190,8 +194,18 @@ def test_annotator_in_the_browser(lab):
             _wait_for(lambda: (canvas.bounding_box() or {}).get("width", 0) > 200 or None, 20,
                       "the canvas to be zoomed")
             canvas.scroll_into_view_if_needed()
+            if lazy:        # zoom to fit: the aspect kept, the canvas and the status in view
+                canvas.evaluate("c => c.scrollIntoView({block: 'end'})")
+                box = canvas.bounding_box()
+                assert box["height"] == pytest.approx(box["width"] * shape[0] / shape[1], abs=2)
+                assert box["height"] <= 0.65 * 1100 + 2 and box["width"] > shape[1] * ZOOM
+                assert box["y"] + box["height"] <= 1100
+                status = page.locator(".jp-OutputArea .widget-label",
+                                      has_text="updated in").first.bounding_box()
+                assert status is not None and 0 <= status["y"] < box["y"]
             box = canvas.bounding_box()
-            assert box["width"] == pytest.approx(shape[1] * ZOOM, abs=2)
+            if not lazy:
+                assert box["width"] == pytest.approx(shape[1] * ZOOM, abs=2)
 
             # class 1 on the left half (row 10, x 4..24)
             _draw(page, box, [(10, 4), (10, 24)], shape)
@@ -239,7 +253,8 @@ def test_annotator_in_the_browser(lab):
             update_s = float((out / "updates.txt").read_text())
             print(f"{(out / 'segmenter.txt').read_text()}: last update {update_s:.3f} s")
         finally:
-            page.screenshot(path=str(artifacts / f"annotator_{url.split('/')[3]}.png"))
+            page.screenshot(path=str(artifacts / f"annotator_{url.split('/')[3]}"
+                                     f"{'_lazy' if lazy else ''}.png"))
             browser.close()
 
 
