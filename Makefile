@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.qimcore-installed
 PROXY  := node_modules/.bin/configurable-http-proxy
+WARM   := $(VENV)/.qimcore-numba-warm
+LABSET := $(VENV)/share/jupyter/lab/settings/overrides.json
 PYTEST_ARGS ?=
 
 .PHONY: help install data lint test test-fast hub hub-stop bench clean
@@ -24,7 +26,17 @@ $(PROXY): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(PROXY)
+# Compile the numba kernels once into a cache every user (hub accounts too) can read, and
+# point the python3 kernel spec at it; rerun when the package's sources change.
+$(WARM): $(STAMP) $(wildcard qimcore/*.py qimcore/*/*.py)
+	$(PY) -m qimcore._warmup
+	touch $@
+
+# JupyterLab settings for every user of this environment: no news pop-up.
+$(LABSET): qimcore/jupyterlab_overrides.json $(STAMP)
+	install -D -m 644 $< $@
+
+install: $(STAMP) $(PROXY) $(WARM) $(LABSET)
 
 data: $(STAMP)
 	$(PY) -m qimcore.data fetch

@@ -64,10 +64,11 @@ FRONT_ENDS = {"jupyterlab": "lab/tree", "notebook": "notebooks"}   # module -> n
 
 
 @contextlib.contextmanager
-def _jupyter(tmp_path: Path, module: str, cells: list[str], name: str):
+def _jupyter(tmp_path: Path, module: str, cells: list[str], name: str, *,
+             overrides: Path | None = None):
     """JupyterLab 4 or Notebook 7 serving ``tmp_path`` with notebook ``name`` of ``cells``
-    (``__OUT__`` replaced by an output folder) and its kernel started; yields
-    (notebook url, token, out dir)."""
+    (``__OUT__`` replaced by an output folder) and its kernel started, with the settings
+    ``overrides`` file as the install puts it; yields (notebook url, token, out dir)."""
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not installed (pip install {module})")
     out = tmp_path / "out"
@@ -87,6 +88,11 @@ def _jupyter(tmp_path: Path, module: str, cells: list[str], name: str):
            f"--ServerApp.token={token}", "--ServerApp.open_browser=False",
            f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if overrides is not None:     # as installed into <environment>/share/jupyter/lab/settings
+        app_settings = tmp_path / "app-settings"
+        app_settings.mkdir()
+        (app_settings / "overrides.json").write_text(overrides.read_text())
+        cmd.append(f"--LabApp.app_settings_dir={app_settings}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = (tmp_path / "lab.log").open("w")
@@ -314,8 +320,9 @@ def test_view3d_renders_objects_in_the_browser(tmp_path):
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     cells = (REPO / "tests" / "browser" / "view3d_cell.py.in").read_text().split("# %% cell\n")
-    with _jupyter(tmp_path, "jupyterlab", cells, "view3d.ipynb") as (url, token, out), \
-            playwright_api.sync_playwright() as pw:
+    overrides = REPO / "qimcore" / "jupyterlab_overrides.json"       # the news pop-up off
+    with _jupyter(tmp_path, "jupyterlab", cells, "view3d.ipynb", overrides=overrides) as (
+            url, token, out), playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
         page = browser.new_page(viewport={"width": 760, "height": 1400})
         try:
@@ -337,6 +344,7 @@ def test_view3d_renders_objects_in_the_browser(tmp_path):
             _wait_for(lambda: (out / "hidden.txt").exists() or None, 30, "the hiding cell")
             bare = _steady_render(canvas, 60, "the render without the objects",
                                   differs_from=full)
+            assert page.get_by_text("official Jupyter news").count() == 0   # no pop-up
         finally:
             page.screenshot(path=str(artifacts / "view3d_lab.png"))
             browser.close()
