@@ -41,6 +41,7 @@ from .view import class_colors, overlay_rgb
 __all__ = ["Annotator", "SparseLabels", "uncertainty"]
 
 _ZOOMS = ("fit", 0.5, 1, 2, 4, 8)
+_DISPLAY_MAX = 1024   # larger slices are sent to the browser subsampled by an integer step
 _UNCERTAIN_RGB = np.array([1.0, 0.0, 1.0], np.float32)     # magenta
 
 
@@ -266,7 +267,7 @@ class _SliceModels:
         self._lock = threading.Lock()
 
     def propagate(self, z: int, image: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
-        if len(np.unique(labels[labels > 0])) < 2:
+        if np.count_nonzero(np.bincount(labels.ravel())[1:]) < 2:
             with self._lock:
                 self.models.pop(z, None)
             return None
@@ -317,7 +318,9 @@ class Annotator(w.VBox):
         Initial opacity of the segmentation overlay, in [0, 1].
     zoom : "fit" or float, keyword-only
         Initial display zoom: ``"fit"`` fits the slice to the width of the notebook and 65 % of
-        the window's height; or one of 0.5, 1, 2, 4, 8.
+        the window's height; or one of 0.5, 1, 2, 4, 8. Slices wider than 1024 pixels are
+        sent to the browser subsampled (every 2nd, 3rd... pixel); labels and segmentation keep
+        the full resolution.
     live : bool, keyword-only
         Propagate after every stroke; when False strokes only redraw and the *update* button
         propagates.
@@ -404,7 +407,8 @@ class Annotator(w.VBox):
         self._range = (float(lo), float(hi))
 
         self._colors = class_colors(self.n_classes)
-        self.canvas = Canvas(width=nx, height=ny)
+        self._step = -(-max(ny, nx) // _DISPLAY_MAX)     # image pixels per canvas pixel
+        self.canvas = Canvas(width=-(-nx // self._step), height=-(-ny // self._step))
         self.slice = w.IntSlider(value=nz // 2, min=0, max=nz - 1, description="slice",
                                  continuous_update=False,
                                  layout=w.Layout(display=None if nz > 1 else "none"))
@@ -773,10 +777,12 @@ class Annotator(w.VBox):
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
         """Draw the shown slice with its segmentation (or uncertainty) and labels."""
-        plane = self._read_plane(self.index)
+        sub = (slice(None, None, self._step),) * 2
+        plane = self._read_plane(self.index)[sub]
         prob = self._shown_probabilities()
+        prob = None if prob is None else prob[(slice(None), *sub)]
         show_u = self.show_uncertainty.value and prob is not None
-        rgb = overlay_rgb(plane, self._label_plane(self.index), None if show_u else prob,
+        rgb = overlay_rgb(plane, self._label_plane(self.index)[sub], None if show_u else prob,
                           opacity=self.opacity.value, n_classes=self.n_classes,
                           vmin=self._range[0], vmax=self._range[1])
         if show_u:
@@ -796,15 +802,17 @@ class Annotator(w.VBox):
         layout.height = f"{ny * self.zoom.value}px"
         layout.min_width = layout.width
 
+    # The mouse reports canvas pixels (centre of pixel i at i + 0.5); canvas pixel i shows
+    # image pixel i * step. The stroke is drawn at once in the browser, then sent in pixels.
     def _mouse_down(self, x: float, y: float) -> None:
         self._stroke = [(y - 0.5, x - 0.5)]
         value = 0 if self.eraser.value else int(self.classes.value)
         color = self._colors[value - 1] if value else np.zeros(3)
         self.canvas.stroke_style = "rgb({},{},{})".format(*(int(255 * c) for c in color))
         self.canvas.fill_style = self.canvas.stroke_style
-        self.canvas.line_width = 2 * self.brush.value + 1
+        self.canvas.line_width = (2 * self.brush.value + 1) / self._step
         self.canvas.line_cap = "round"
-        self.canvas.fill_circle(x, y, self.brush.value + 0.5)
+        self.canvas.fill_circle(x, y, (self.brush.value + 0.5) / self._step)
 
     def _mouse_move(self, x: float, y: float) -> None:
         if not self._stroke:
@@ -816,5 +824,5 @@ class Annotator(w.VBox):
     def _mouse_up(self, x: float, y: float) -> None:
         if not self._stroke:
             return
-        points, self._stroke = self._stroke, []
+        points, self._stroke = np.asarray(self._stroke) * self._step, []
         self.paint(points)

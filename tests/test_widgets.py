@@ -224,6 +224,18 @@ def test_bad_input_names_the_argument(halves, tmp_path):
         ann.save(tmp_path / "labels.png")
 
 
+def test_large_slices_are_shown_subsampled_and_painted_at_full_resolution(monkeypatch):
+    import qimcore.widgets
+
+    monkeypatch.setattr(qimcore.widgets, "_DISPLAY_MAX", 8)
+    image = np.zeros((20, 30), np.float32)
+    ann = Annotator(image, 2, brush_size=0)
+    assert ann._step == 4 and (ann.canvas.width, ann.canvas.height) == (8, 5)
+    _drag(ann, [(1, 2), (1, 5)])                  # canvas pixels -> image pixels * 4
+    assert np.argwhere(ann.labels).tolist() == [[4, x] for x in range(8, 21)]
+    assert ann.zoom.value == "fit" and ann.canvas.layout.width.endswith("* 1.5))")
+
+
 def test_zoom_scales_the_canvas(halves):
     ann = Annotator(halves, 2, zoom=2)
     assert (ann.canvas.width, ann.canvas.height) == (16, 10)
