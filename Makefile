@@ -2,47 +2,52 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.qimcore-installed
+comma  := ,
+STAMP  := $(VENV)/.installed-all+test
+HUB_STAMP := $(VENV)/.installed-all
 PROXY  := node_modules/.bin/configurable-http-proxy
 WARM   := $(VENV)/.qimcore-numba-warm
 LABSET := $(VENV)/share/jupyter/lab/settings/overrides.json
 PYTEST_ARGS ?=
 
-.PHONY: help install data lint test test-fast hub hub-stop bench clean
+.PHONY: help install data lint test test-fast hub hub-stop bench validate clean
 
 help:
 	@echo "make hub    install, fetch sample data, start JupyterHub on http://127.0.0.1:8000"
 	@echo "make test   install, fetch sample data, lint, run the test suite and the notebooks"
 	@echo "make data   fetch and verify the real CT samples into data_samples/"
 	@echo "make bench  run benchmarks/, writing benchmarks/results/"
+	@echo "make validate  sweep the phantom families, writing docs/accuracy.md"
 
-$(STAMP): pyproject.toml
+# One stamp per set of extras: `make hub` installs what the hub serves, `make test` adds the test
+# tools; each target depends on the stamp of the extras it uses.
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,viewer]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(subst +,$(comma),$*)]"
 	touch $@
 
 $(PROXY): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Compile the numba kernels once into a cache every user (hub accounts too) can read, and
-# point the python3 kernel spec at it; rerun when the package's sources change.
-$(WARM): $(STAMP) $(wildcard qimcore/*.py qimcore/*/*.py)
+# After an install stamp (listed first where used): compile the numba kernels once into a cache
+# every user (hub accounts too) can read, point the python3 kernel spec at it (rerun when the
+# sources change), and install JupyterLab settings for every user (no news pop-up).
+$(WARM): pyproject.toml $(wildcard qimcore/*.py qimcore/*/*.py)
 	$(PY) -m qimcore._warmup
 	touch $@
 
-# JupyterLab settings for every user of this environment: no news pop-up.
-$(LABSET): qimcore/jupyterlab_overrides.json $(STAMP)
+$(LABSET): qimcore/jupyterlab_overrides.json
 	install -D -m 644 $< $@
 
 install: $(STAMP) $(PROXY) $(WARM) $(LABSET)
 
-data: $(STAMP)
+data: $(HUB_STAMP)
 	$(PY) -m qimcore.data fetch
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check qimcore tests benchmarks notebooks tutorials hub docs jupyterhub_config.py
+	$(VENV)/bin/ruff check qimcore tests benchmarks validation notebooks tutorials hub docs jupyterhub_config.py
 
 test: install data lint
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -53,13 +58,11 @@ test-fast: install
 
 # The admin account's name: QIMCORE_HUB_ADMIN, else the user running `make hub`.
 hub: export QIMCORE_HUB_ADMIN := $(or $(QIMCORE_HUB_ADMIN),$(shell id -un))
-hub: install data
+hub: $(HUB_STAMP) $(PROXY) $(WARM) $(LABSET) data
 	@echo ""
-	@echo "qimcore JupyterHub: http://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000}"
-	@echo "Create the admin now: open http://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000}/hub/signup"
-	@echo "and sign up as '$$QIMCORE_HUB_ADMIN' with a password of your choice (>= 10 characters); the"
-	@echo "admin is approved at once and approves other sign-ups at /hub/authorize."
+	@echo "qimcore JupyterHub: http$${QIMCORE_HUB_SSL_CERT:+s}://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000} (admin: $$QIMCORE_HUB_ADMIN)"
 	@echo "Stop with Ctrl-C or 'make hub-stop': the proxy and every user server shut down."
+	@echo "While there is no admin yet, the hub prints a one-time link to create it (docs/hub.md)."
 	@echo ""
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyterhub -f jupyterhub_config.py
 
@@ -72,9 +75,11 @@ hub-stop:
 	  echo "hub stopped: proxy and user servers shut down"; \
 	else echo "no hub running (no live process in $$pidf)"; fi
 
-bench: install data
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,viewer,bench]"
+bench: $(VENV)/.installed-all+test+bench data
 	$(PY) benchmarks/run.py
+
+validate: $(STAMP) data
+	$(PY) -m validation
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

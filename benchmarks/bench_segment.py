@@ -10,6 +10,9 @@
   the 128³ nerves volume for M = 5, 7, 9 (T2 costs ``N · M^d · C`` gathers).
 - ``Nerves``: the real 128³ nerves sample with ``data_samples/nerves_scribbles.npz``: time, the
   fraction of predicted axon components enclosed by myelin, and the class fractions.
+- ``Defaults1024``: the library defaults (chosen by the sweep of ``validation/segment.py``) on
+  the ``Image1024`` image and labels: fit, one ``propagate``, accuracy. The other benchmarks pin
+  the settings they were first measured with (``steps=1``), so their times stay comparable.
 - ``Zarr256``: ``predict_proba`` of a 256³ zarr volume chunked with dask (128³ chunks); peak
   memory. (``size = 512`` gives the 512³ case of the issue; too slow for a 2-core CI runner.)
 """
@@ -52,26 +55,49 @@ class Image1024:
     def setup(self):
         self.image, self.truth = texture_phantom((1024, 1024), 3, random_state=1)
         self.labels = sparse_labels(self.truth, 0.005, random_state=2)
-        self.seg = DictionarySegmenter(9, 1000).fit(self.image)
+        self.seg = DictionarySegmenter(9, 1000, steps=1).fit(self.image)
         self.seg.propagate(self.labels)
 
     def time_fit_kmeans(self):
-        DictionarySegmenter(9, 1000).fit(self.image)
+        DictionarySegmenter(9, 1000, steps=1).fit(self.image)
 
     def time_fit_kmtree(self):
-        DictionarySegmenter(9, 1000, method="kmtree").fit(self.image)
+        DictionarySegmenter(9, 1000, method="kmtree", steps=1).fit(self.image)
 
     def time_propagate(self):
         self.seg.propagate(self.labels)
 
     def peakmem_fit_propagate(self):
-        DictionarySegmenter(9, 1000).fit(self.image).propagate(self.labels)
+        DictionarySegmenter(9, 1000, steps=1).fit(self.image).propagate(self.labels)
 
     def track_accuracy_kmeans(self):
         return float((self.seg.predict() == self.truth).mean())
 
     def track_labelled_fraction(self):
         return float((self.labels > 0).mean())
+
+
+class Defaults1024:
+    repeat = 1
+    unit = "fraction of pixels correct"
+
+    def setup(self):
+        self.image, self.truth = texture_phantom((1024, 1024), 3, random_state=1)
+        self.labels = sparse_labels(self.truth, 0.005, random_state=2)
+        self.seg = DictionarySegmenter().fit(self.image)
+        self.seg.propagate(self.labels)
+
+    def time_fit(self):
+        DictionarySegmenter().fit(self.image)
+
+    def time_propagate(self):
+        self.seg.propagate(self.labels)
+
+    def track_accuracy(self):
+        return float((self.seg.predict() == self.truth).mean())
+
+    def track_cpu_propagate(self):
+        return _cpu_seconds(self.seg.propagate, self.labels)
 
 
 class Interactive:
@@ -83,10 +109,11 @@ class Interactive:
 
         image, truth = texture_phantom((1024, 1024), 3, random_state=1)
         self.labels = sparse_labels(truth, 0.005, random_state=2)
-        self.seg = DictionarySegmenter(9, 1000, method="kmtree").fit(image)
+        self.seg = DictionarySegmenter(9, 1000, method="kmtree", steps=1).fit(image)
         volume = sample("nerves")
         self.scribbles = load_scribbles(ROOT / "data_samples" / "nerves_scribbles.npz")
-        self.seg3d = {m: DictionarySegmenter(m, 200, method="kmtree", branching=6).fit(volume)
+        self.seg3d = {m: DictionarySegmenter(m, 200, method="kmtree", branching=6,
+                                             steps=1).fit(volume)
                       for m in (5, 7, 9)}
         self.seg.propagate(self.labels)  # numba kernels compiled (or loaded from the cache)
 
@@ -132,13 +159,13 @@ class VersusSkimage2D:
         self.labels = sparse_labels(self.truth, 0.008, random_state=2)
 
     def time_dictionary(self):
-        DictionarySegmenter(9, 300).fit(self.image).propagate(self.labels)
+        DictionarySegmenter(9, 300, steps=1).fit(self.image).propagate(self.labels)
 
     def time_skimage(self):
         _skimage(self.image, self.labels)
 
     def track_accuracy_dictionary(self):
-        seg = DictionarySegmenter(9, 300).fit(self.image)
+        seg = DictionarySegmenter(9, 300, steps=1).fit(self.image)
         seg.propagate(self.labels)
         return float((seg.predict() == self.truth).mean())
 
@@ -159,7 +186,7 @@ class VersusSkimage3D:
         self.labels = sparse_labels(self.truth, 0.05, slices=self.slices, random_state=6)
         self.others = np.setdiff1d(np.arange(n), self.slices)
         self.params = {"patch_size": 5, "n_words": 200, "method": "kmtree", "branching": 6,
-                       "n_basis": 3}
+                       "n_basis": 3, "steps": 1}
         self.seg = DictionarySegmenter(**self.params).fit(self.volume)
 
     def time_dictionary_fit_propagate(self):
@@ -249,7 +276,8 @@ class Zarr256:
         tile, truth = texture_phantom((64, 64, 64), 3, region_size=8, period=5, noise=0.2,
                                       random_state=7)
         labels = sparse_labels(truth, 0.05, slices=(16, 48), random_state=8)
-        self.seg = DictionarySegmenter(5, 200, method="kmtree", branching=6, n_basis=2).fit(tile)
+        self.seg = DictionarySegmenter(5, 200, method="kmtree", branching=6, n_basis=2,
+                                       steps=1).fit(tile)
         self.seg.propagate(labels)
         self.path = str(Path(self.tmp) / "volume.zarr")
         reps = (self.size // 64,) * 3

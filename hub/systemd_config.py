@@ -17,11 +17,13 @@ QIMCORE_HUB_CPU_LIMIT    CPUs per user server (CPUQuota=)       2
 import os
 from pathlib import Path
 
+from qimcore_isolation import users_folder  # hub/ is on sys.path (jupyterhub_config.py)
+
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (provided by JupyterHub)
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("QIMCORE_HUB_STATE", REPO / ".hub")).resolve()
-USERS = Path(os.environ.get("QIMCORE_HUB_USERS_DIR", STATE / "users")).resolve()
+USERS = users_folder(STATE)
 READ_ONLY = [str(REPO / "data_samples")]
 if os.environ.get("QIMCORE_SHARED_DATA"):
     READ_ONLY.append(str(Path(os.environ["QIMCORE_SHARED_DATA"]).resolve()))

@@ -95,15 +95,12 @@ def surfaces_widget(volume: napari.layers.Image, n_surfaces: int = 1, delta: int
                     min_distance: int = 1, sigma: float = 1.0, dark_to_bright: bool = True
                     ) -> list[napari.types.LayerDataTuple]:
     """Smooth surfaces along z at the strongest z edges (graph-cut, exact optimum)."""
-    from scipy import ndimage as ndi
-
-    from .surfaces import detect_surfaces
-    from .view import heights_to_mesh
+    from .surfaces import HeightGrid, detect_surfaces, edge_cost
 
     data = np.asarray(volume.data, dtype=np.float32)
-    edge = ndi.gaussian_filter1d(ndi.gaussian_filter(data, sigma), sigma, axis=0, order=1)
-    cost = -edge if dark_to_bright else edge
-    heights = detect_surfaces(cost, n_surfaces=n_surfaces, delta=delta,
-                              min_distance=min_distance)
-    return [(heights_to_mesh(h), {"name": f"surface {i}", "scale": volume.scale}, "surface")
+    grid = HeightGrid(data.shape)
+    polarity = "dark-to-bright" if dark_to_bright else "bright-to-dark"
+    heights = detect_surfaces(edge_cost(grid.sample(data), sigma, polarity),
+                              n_surfaces=n_surfaces, delta=delta, min_distance=min_distance)
+    return [(grid.mesh(h), {"name": f"surface {i}", "scale": volume.scale}, "surface")
             for i, h in enumerate(heights)]

@@ -9,10 +9,11 @@ Run once per install (``make install`` does)::
    each numba pipeline of the package on tiny synthetic data (segmentation 2D and 3D, layered
    surfaces, fibre orientation, nerve tracking), so that every kernel is compiled for the dtypes
    the pipelines use, and makes the cache readable by all (files ``a+r``, folders ``a+rx``).
-2. Writes ``NUMBA_CACHE_LOCATOR_CLASSES`` (:data:`qimcore._numba_cache.LOCATORS`) into the
-   environment's ``python3`` Jupyter kernel spec, so that every kernel (JupyterLab, a hub user's
-   server, papermill batches) seeds its user's numba cache from the shared one (see
-   :mod:`qimcore._numba_cache`). Users never write to the shared cache.
+2. Writes ``NUMBA_CACHE_LOCATOR_CLASSES`` (:data:`qimcore._numba_cache.LOCATORS`) and
+   ``QIMCORE_NUMBA_CACHE`` (the cache's absolute path) into the environment's ``python3``
+   Jupyter kernel spec, so that every kernel (JupyterLab, a hub user's server, also one running
+   a copy of the interpreter, papermill batches) seeds its user's numba cache from the shared
+   one (see :mod:`qimcore._numba_cache`). Users never write to the shared cache.
 """
 
 from __future__ import annotations
@@ -70,15 +71,16 @@ def _share(path: Path) -> None:
             p.chmod(p.stat().st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
-def _kernel_env() -> Path | None:
-    """Add the locator setting to the environment's ``python3`` kernel spec; return its path."""
+def _kernel_env(cache: Path) -> Path | None:
+    """Point the environment's ``python3`` kernel spec at the shared cache; return its path."""
     spec = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
     if not spec.exists():
         return None
     data = json.loads(spec.read_text())
+    want = {"NUMBA_CACHE_LOCATOR_CLASSES": LOCATORS, "QIMCORE_NUMBA_CACHE": str(cache)}
     env = data.setdefault("env", {})
-    if env.get("NUMBA_CACHE_LOCATOR_CLASSES") != LOCATORS:
-        env["NUMBA_CACHE_LOCATOR_CLASSES"] = LOCATORS
+    if any(env.get(k) != v for k, v in want.items()):
+        env.update(want)
         spec.write_text(json.dumps(data, indent=1) + "\n")
     return spec
 
@@ -106,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(1 for _ in cache.rglob("*.nbc"))
     print(f"qimcore: {n} compiled numba kernels in {cache} ({time.perf_counter() - start:.0f} s)")
     if not args.no_kernel_env:
-        spec = _kernel_env()
+        spec = _kernel_env(cache)
         print(f"qimcore: kernels use the shared cache ({spec})" if spec else
-              "qimcore: no python3 kernel spec in this environment; set "
-              f"NUMBA_CACHE_LOCATOR_CLASSES={LOCATORS} where kernels start")
+              "qimcore: no python3 kernel spec in this environment; where kernels start, set "
+              f"NUMBA_CACHE_LOCATOR_CLASSES={LOCATORS} QIMCORE_NUMBA_CACHE={cache}")
     return 0
 
 

@@ -22,6 +22,7 @@ import dask.array as da
 import numpy as np
 
 from . import _units, _validate
+from .surfaces import heights_to_mesh  # the mesh of detected surfaces, re-exported
 
 if TYPE_CHECKING:
     import k3d.plot
@@ -372,56 +373,6 @@ def histogram(image: Any, labels: Any = None, *, bins: int = 256, ax: Any = None
     ax.set_xlabel("grey value")
     ax.set_ylabel("count")
     return ax
-
-
-def heights_to_mesh(heights: Any, voxel_size: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Triangle mesh of a height-map surface ``z = heights[y, x]``.
-
-    One vertex per column ``(heights[y, x], y, x)`` and two triangles per grid cell, oriented
-    so that the normals point towards +z (right-hand rule on ``(z, y, x)`` coordinates).
-
-    Parameters
-    ----------
-    heights : (Y, X) or (n_surfaces, Y, X) ndarray
-        Surface heights (voxels along z), as from :func:`qimcore.surfaces.detect_surfaces`
-        on a ``(Z, Y, X)`` cost; several surfaces become one mesh (vertices of surface ``i``
-        follow those of surface ``i - 1``).
-    voxel_size : float or (z, y, x) floats
-        Scales the vertices (micrometres); 1 keeps voxel units.
-
-    Returns
-    -------
-    vertices : (n_surfaces * Y * X, 3) float32 ndarray
-        ``(z, y, x)`` coordinates.
-    faces : (n_surfaces * 2 * (Y - 1) * (X - 1), 3) int64 ndarray
-        Vertex indices of each triangle.
-
-    Examples
-    --------
-    >>> v, f = heights_to_mesh(np.array([[1, 1], [1, 2]]))
-    >>> v.tolist()
-    [[1.0, 0.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [2.0, 1.0, 1.0]]
-    >>> f.tolist()
-    [[0, 2, 1], [1, 2, 3]]
-    """
-    h = _validate.array(heights, "heights", ndim=(2, 3), allow_dask=False)
-    if h.ndim == 2:
-        h = h[None]
-    n, ny, nx = h.shape
-    if ny < 2 or nx < 2:
-        raise ValueError(f"heights needs at least 2 x 2 columns per surface, got {h.shape}")
-    scale = np.asarray(_units.voxel_size(voxel_size, 3), dtype=np.float32)
-    yy, xx = np.mgrid[:ny, :nx]
-    verts = np.stack([h.astype(np.float32),
-                      np.broadcast_to(yy, h.shape).astype(np.float32),
-                      np.broadcast_to(xx, h.shape).astype(np.float32)], axis=-1)
-    idx = np.arange(ny * nx).reshape(ny, nx)
-    a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()      # (y, x), (y, x + 1)
-    c, d = idx[1:, :-1].ravel(), idx[1:, 1:].ravel()        # (y + 1, x), (y + 1, x + 1)
-    cell = np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
-    cell = cell.reshape(2, -1, 3).transpose(1, 0, 2).reshape(-1, 3)
-    faces = np.concatenate([cell + i * ny * nx for i in range(n)]).astype(np.int64)
-    return (verts.reshape(-1, 3) * scale).astype(np.float32), faces
 
 
 def _track_points(tracks: Sequence[Any]) -> list[np.ndarray]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import types
 import uuid
@@ -34,14 +37,21 @@ real_hub = [pytest.mark.hub, pytest.mark.slow]
 # --- configuration only (no hub started) ---------------------------------------------------------
 
 def _load_config(monkeypatch, tmp_path, **env):
+    """The configuration as the hub would load it when run by an ordinary user (the root-only
+    steps, building the servers' interpreter and checking it, are left to the real hubs)."""
     from traitlets.config.loader import PyFileConfigLoader
 
     for name in [k for k in os.environ if k.startswith(("QIMCORE_HUB", "QIMCORE_SLURM"))]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("QIMCORE_HUB_STATE", str(tmp_path / "state"))
+    monkeypatch.setattr(os, "geteuid", lambda: 4321)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
+    umask = os.umask(0o022)
+    try:
+        return PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
+    finally:
+        os.umask(umask)
 
 
 def _fake_user(name: str) -> types.SimpleNamespace:
@@ -53,17 +63,86 @@ def _fake_user(name: str) -> types.SimpleNamespace:
 def test_config_needs_an_admin_and_has_no_passwords(monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="QIMCORE_HUB_ADMIN"):
         _load_config(monkeypatch, tmp_path)
-    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss, deputy")
-    assert cfg.Authenticator.admin_users == {"boss", "deputy"}
-    assert cfg.JupyterHub.authenticator_class == "nativeauthenticator.NativeAuthenticator"
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="Boss, deputy")
+    assert cfg.Authenticator.admin_users == {"boss", "deputy"}  # normalised like logins
+    assert cfg.JupyterHub.authenticator_class == "qimcore_auth.QimcoreAuthenticator"
+    assert len(cfg.QimcoreAuthenticator.admin_signup_token) >= 32  # no admin yet
     assert cfg.NativeAuthenticator.open_signup is False
     assert cfg.Authenticator.allow_all is True  # approval by an admin is NativeAuthenticator's check
     assert CONTENTS_MANAGER in cfg.Spawner.args
     assert "--timeout=3600" in cfg.JupyterHub.services[0]["command"]
-    for name in ("cookie_secret", "proxy_token"):
+    assert cfg.JupyterHub.tornado_settings["cookie_options"] == {"samesite": "Lax"}
+    assert cfg.JupyterHub.bind_url == "http://127.0.0.1:8000"
+    for name in ("cookie_secret", "proxy_token", "jupyterhub.sqlite"):
         assert (tmp_path / "state" / name).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     for path in [REPO / "jupyterhub_config.py", *sorted((REPO / "hub").glob("*.py"))]:
         assert not re.search(r"(password|secret|token)\w*\s*=\s*[\"']", path.read_text(), re.I)
+
+
+def test_config_refuses_admin_names_that_are_not_account_names(monkeypatch, tmp_path):
+    for name in ("qim admin", "q\u0430dmin", "\uff51admin", "admin\u200b", "9lives", "a" * 29):
+        with pytest.raises(SystemExit, match="lower-case ASCII"):
+            _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN=name)
+
+
+def test_one_time_admin_link_only_for_admins_without_an_account(monkeypatch, tmp_path):
+    secret = tmp_path / "admin-password"
+    secret.write_text("correct horse battery\n")
+    secret.chmod(0o600)
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
+                       QIMCORE_HUB_ADMIN_PASSWORD_FILE=str(secret))
+    assert cfg.QimcoreAuthenticator.admin_password_file == str(secret)
+    assert "admin_signup_token" not in cfg.QimcoreAuthenticator  # boss is made at start
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss,deputy",
+                       QIMCORE_HUB_ADMIN_PASSWORD_FILE=str(secret))
+    assert len(cfg.QimcoreAuthenticator.admin_signup_token) >= 32  # deputy signs up with it
+
+
+def test_tls_option_serves_https_with_secure_cookies(monkeypatch, tmp_path):
+    cfg = _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
+                       QIMCORE_HUB_SSL_CERT="/etc/ssl/hub.crt", QIMCORE_HUB_SSL_KEY="/etc/ssl/hub.key")
+    assert cfg.JupyterHub.bind_url == "https://127.0.0.1:8000"
+    assert (cfg.JupyterHub.ssl_cert, cfg.JupyterHub.ssl_key) == ("/etc/ssl/hub.crt", "/etc/ssl/hub.key")
+    assert cfg.JupyterHub.tornado_settings["cookie_options"] == {"samesite": "Lax", "secure": True}
+    with pytest.raises(SystemExit, match="QIMCORE_HUB_SSL_KEY"):
+        _load_config(monkeypatch, tmp_path, QIMCORE_HUB_ADMIN="boss",
+                     QIMCORE_HUB_SSL_CERT="/etc/ssl/hub.crt")
+
+
+def test_name_rule_throttle_password_file_and_folders(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(REPO / "hub"))
+    from qimcore_auth import Throttle, read_password_file, valid_name
+
+    assert all(valid_name(n) for n in ("alice", "bo", "a", "x-1_y", "a" * 28))
+    for name in ("Alice", "1abc", "-a", "a b", "al.ice", "a" * 29, "", "\u0430lice", "\uff41lice",
+                 "alice\u200b", "ali\u0307ce", "alice\n", "root/..", "\u212alvin"):
+        assert not valid_name(name), name
+    now = [100.0]
+    monkeypatch.setattr("qimcore_auth.time.monotonic", lambda: now[0])
+    throttle = Throttle(3, 60)
+    for _ in range(3):
+        assert not throttle.full(("10.0.0.1", "alice"))
+        throttle.add(("10.0.0.1", "alice"))
+    assert throttle.full(("10.0.0.1", "alice")) and not throttle.full(("10.0.0.2", "alice"))
+    now[0] += 61  # the window has passed
+    assert not throttle.full(("10.0.0.1", "alice"))
+    from qimcore_isolation import make_folder
+
+    umask = os.umask(0o077)
+    try:
+        make_folder(tmp_path / "srv" / "qimcore" / "state", 0o700)
+    finally:
+        os.umask(umask)
+    modes = [(tmp_path / p).stat().st_mode & 0o777 for p in ("srv", "srv/qimcore", "srv/qimcore/state")]
+    assert modes == [0o755, 0o755, 0o700]  # a users folder next to the state stays reachable
+    secret = tmp_path / "admin-password"
+    secret.write_text("correct horse battery\nignored\n")
+    secret.chmod(0o600)
+    assert read_password_file(str(secret)) == "correct horse battery"
+    secret.chmod(0o640)
+    with pytest.raises(ValueError, match="0600"):
+        read_password_file(str(secret))
 
 
 def test_course_mode_allows_only_the_participants(monkeypatch, tmp_path):
@@ -136,12 +215,43 @@ def _wait(predicate, timeout: float, what: str, log: Path):
     raise AssertionError(f"timed out waiting for {what}; hub log:\n{log.read_text()[-4000:]}")
 
 
+class _SourceAddress(requests.adapters.HTTPAdapter):
+    """Connect from a given local address (127.0.0.x: a different client for the hub)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class Hub:
-    def __init__(self, tmp: Path, **extra_env: str):
+    """A real hub started by ``jupyterhub -f jupyterhub_config.py``.
+
+    Run as root (as in CI) it starts every server as an unprivileged account ``<prefix><name>``
+    with a unique prefix; ``stop`` deletes those accounts and the hub's folder. The admin is
+    created at start from a password file, or (``admin_password_file=False``) signs up with the
+    one-time link the hub prints. ``before_start(state_folder)`` runs before the hub starts.
+    """
+
+    def __init__(self, tmp: Path, admin_password_file: bool = True, before_start=None,
+                 **extra_env: str):
+        if os.geteuid() == 0:  # the unprivileged accounts must reach their folders
+            tmp = Path(tempfile.mkdtemp(prefix="qimcore-hub-"))
+            tmp.chmod(0o755)
+            self.folder = tmp
+        else:
+            self.folder = None
+        self.account_prefix = f"qt{secrets.token_hex(2)}-"
         self.port = _free_port()
         self.api_port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.proxy_api_port = _free_port()
+        self.verify = extra_env.get("QIMCORE_HUB_SSL_CERT", True)  # https with our certificate
+        self.url = f"http{'s' if self.verify is not True else ''}://127.0.0.1:{self.port}"
         self.state = tmp / "state"
+        self.homes = tmp / "state-users" if os.geteuid() == 0 else self.state / "users"
         self.shared = tmp / "shared"
         self.shared.mkdir()
         (self.shared / "calibration.txt").write_text("mu = 0.21\n")
@@ -151,23 +261,48 @@ class Hub:
         env = dict(os.environ,
                    QIMCORE_HUB_PORT=str(self.port),
                    QIMCORE_HUB_API_PORT=str(self.api_port),
-                   QIMCORE_PROXY_API_PORT=str(_free_port()),
+                   QIMCORE_PROXY_API_PORT=str(self.proxy_api_port),
                    QIMCORE_HUB_ADMIN=self.admin,
                    QIMCORE_HUB_STATE=str(self.state),
+                   QIMCORE_HUB_ACCOUNT_PREFIX=self.account_prefix,
+                   QIMCORE_HUB_SERVER_PYTHON=str(tmp / "server-python"),
                    QIMCORE_SHARED_DATA=str(self.shared), **extra_env)
+        if admin_password_file:
+            password = secrets.token_urlsafe(16)
+            fd = os.open(tmp / "admin-password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password + "\n")
+            env["QIMCORE_HUB_ADMIN_PASSWORD_FILE"] = str(tmp / "admin-password")
+            self.admin_password = password
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        if before_start is not None:
+            before_start(self.state)
         jhub = Path(sys.executable).parent / "jupyterhub"
         with self.log.open("w") as logf:
             self.proc = subprocess.Popen(
                 [str(jhub), "-f", str(REPO / "jupyterhub_config.py")], cwd=self.state.parent,
                 env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait(lambda: requests.get(f"{self.url}/hub/api/", timeout=5).status_code == 200,
-              60, "the hub API through the proxy", self.log)
+        try:
+            _wait(lambda: self.session(login=False).get(f"{self.url}/hub/api/", timeout=5).ok,
+                  120, "the hub API through the proxy", self.log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def admin_signup_link(self) -> str:
+        """The one-time link to create the admin, as printed by the hub at start."""
+        return re.search(r"(/hub/signup\?admin_token=\S+)", self.log.read_text()).group(1)
 
     # forms and APIs with the hub's xsrf protection
-    def session(self) -> requests.Session:
+    def session(self, source: str | None = None, headers: dict | None = None,
+                login: bool = True) -> requests.Session:
         s = requests.Session()
-        s.get(f"{self.url}/hub/login", timeout=10)
+        s.verify, s.trust_env = self.verify, self.verify is True
+        s.headers.update(headers or {})
+        if source:
+            s.mount("http://", _SourceAddress(source))
+        if login:
+            s.get(f"{self.url}/hub/login", timeout=10)
         return s
 
     @staticmethod
@@ -183,30 +318,42 @@ class Hub:
         return s.request(method, f"{self.url}/hub/api{path}", timeout=30,
                          headers={"X-XSRFToken": self.xsrf(s)}, **kw)
 
-    def sign_up(self, name: str, password: str) -> requests.Response:
-        s = self.session()
-        s.get(f"{self.url}/hub/signup", timeout=10)
-        return self.form(s, "/hub/signup", username=name, email=f"{name}@example.org",
+    def sign_up(self, name: str, password: str, path: str = "/hub/signup",
+                source: str | None = None) -> requests.Response:
+        s = self.session(source)
+        s.get(f"{self.url}{path}", timeout=10)
+        return self.form(s, path, username=name, email=f"{name}@example.org",
                          signup_password=password, signup_password_confirmation=password)
 
-    def log_in(self, name: str, password: str) -> tuple[requests.Session, requests.Response]:
-        s = self.session()
+    def log_in(self, name: str, password: str,
+               source: str | None = None) -> tuple[requests.Session, requests.Response]:
+        s = self.session(source)
         return s, self.form(s, "/hub/login", username=name, password=password)
+
+    def approve(self, name: str) -> requests.Response:
+        admin, _ = self.user(self.admin)
+        return self.form(admin, f"/hub/authorize/{name}")
 
     def user(self, name: str) -> tuple[requests.Session, str]:
         """An approved, logged-in user: (browser-like session, API token); made once."""
         if name not in self.users:
-            password = secrets.token_urlsafe(16)
-            assert self.sign_up(name, password).status_code == 200
-            if name != self.admin:
-                admin, _ = self.user(self.admin)
-                r = admin.get(f"{self.url}/hub/authorize/{name}", timeout=30)
-                assert r.status_code == 200
+            if name == self.admin:
+                password = self.admin_password
+                r = self.sign_up(name, password)  # the admin exists: same password, success
+                assert r.status_code == 200 and "successful" in r.text, r.text[-2000:]
+            else:
+                password = secrets.token_urlsafe(16)
+                assert self.sign_up(name, password).status_code == 200
+                assert self.approve(name).status_code == 302
             s, r = self.log_in(name, password)
             assert r.status_code == 302, r.text[:500]
             token = self.api(s, "POST", f"/users/{name}/tokens", json={"note": "test"}).json()
             self.users[name] = (s, token["token"], password)
         return self.users[name][:2]
+
+    def account(self, name: str):
+        """The Unix account that runs ``name``'s server (hub as root)."""
+        return pwd.getpwnam(self.account_prefix + name)
 
     def spawn(self, name: str) -> None:
         """Start ``name``'s server and wait until it answers through the proxy."""
@@ -268,6 +415,21 @@ class Hub:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Delete the accounts this hub created and its folder (hub as root)."""
+        for entry in pwd.getpwall():
+            if entry.pw_name.startswith(self.account_prefix):
+                for proc in Path("/proc").iterdir():
+                    try:
+                        if proc.name.isdigit() and proc.stat().st_uid == entry.pw_uid:
+                            os.kill(int(proc.name), signal.SIGKILL)
+                    except OSError:
+                        pass
+                subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _execute(ws, code: str) -> str:
@@ -501,8 +663,8 @@ def test_course_mode_admits_only_the_listed_participants(tmp_path):
         _, r = hub.log_in("ana", password)
         assert r.status_code == 302  # listed: approved at sign-up
         assert hub.sign_up("eve", password).status_code == 200
-        admin, _ = hub.user(hub.admin)  # the admin logs in too
-        admin.get(f"{hub.url}/hub/authorize/eve", timeout=30)  # even if approved ...
+        hub.user(hub.admin)  # the admin logs in too
+        assert hub.approve("eve").status_code == 302  # even if approved ...
         _, r = hub.log_in("eve", password)
         assert r.status_code != 302  # ... not on the list: refused
     finally:

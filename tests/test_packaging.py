@@ -17,12 +17,25 @@ def _name(requirement: str) -> str:
     return CONDA_NAMES.get(name.lower(), name.lower()).replace("_", "-")
 
 
-def _pyproject_names(extras=("test", "viewer")) -> set[str]:
+def _requirements(extras) -> list[str]:
+    """Requirements of the core plus ``extras``, self-references (``qimcore[...]``) expanded."""
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    reqs = list(meta["dependencies"])
-    for extra in extras:
-        reqs += meta["optional-dependencies"][extra]
-    return {_name(r) for r in reqs}
+    reqs, todo, seen = list(meta["dependencies"]), list(extras), set()
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for req in meta["optional-dependencies"][extra]:
+            if req.startswith("qimcore["):
+                todo += req[len("qimcore["):-1].split(",")
+            else:
+                reqs.append(req)
+    return reqs
+
+
+def _pyproject_names(extras=("all", "test")) -> set[str]:
+    return {_name(r) for r in _requirements(extras)}
 
 
 def _environment_names() -> set[str]:
@@ -55,3 +68,17 @@ def test_import_is_light():
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_core_installs_algorithms_only():
+    core = _pyproject_names(extras=())
+    servers = {"jupyterhub", "jupyterlab", "notebook", "papermill", "dask-jobqueue", "distributed",
+               "napari", "ipywidgets", "ipykernel", "jupyterhub-nativeauthenticator"}
+    assert core & servers == set()
+
+
+def test_extras_cover_their_parts():
+    assert "papermill" in _pyproject_names(extras=("batch",))
+    assert "ipycanvas" in _pyproject_names(extras=("widgets",))
+    assert {"jupyterhub", "jupyterlab", "papermill", "ipywidgets"} <= _pyproject_names(("hub",))
+    assert _pyproject_names(("all",)) >= _pyproject_names(("hub", "viewer"))

@@ -1,17 +1,15 @@
-"""Closed 3D surfaces: refine a triangle mesh along its vertex normals by one minimum cut."""
+"""Triangle meshes: spheres, marching cubes, vertex normals, meshes of heights on a grid."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from .. import _validate
-from ._graph import _solve_band
+from .. import _units, _validate
 
-__all__ = ["deform_mesh", "mask_mesh", "mesh_normals", "sphere_mesh"]
+__all__ = ["heights_to_mesh", "mask_mesh", "mesh_normals", "sphere_mesh"]
 
 
 def sphere_mesh(center: Any, radius: float, subdivisions: int = 2
@@ -164,100 +162,70 @@ def _edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique[:, 0], unique[:, 1]
 
 
-def _cost(volume: np.ndarray, points: np.ndarray, offsets: np.ndarray,
-          cost: str | Callable[[np.ndarray], Any]) -> np.ndarray:
-    samples = ndi.map_coordinates(volume, np.moveaxis(points, -1, 0), order=1, mode="nearest")
-    if callable(cost):
-        values = np.asarray(cost(samples), np.float64)
-        if values.shape != samples.shape:
-            raise ValueError(f"cost callable must return shape {samples.shape} (offsets, V); "
-                             f"got {values.shape}")
-        return values
-    slope = np.gradient(samples.astype(np.float64), offsets, axis=0)
-    return slope if cost == "gradient" else -np.abs(slope)
+def _lattice_mesh(coords: np.ndarray, voxel_size: Any, *, wrap: bool = False,
+                  flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh of ``(..., rows, cols, 3)`` lattice points: one sheet per leading index.
+
+    Two triangles per cell, ``(a, c, b)`` and ``(b, c, d)`` with ``a = (i, j)``,
+    ``b = (i, j + 1)``, ``c = (i + 1, j)``, ``d = (i + 1, j + 1)`` (``flip`` reverses them);
+    ``wrap`` also joins column ``cols - 1`` to column 0 (a tube).
+    """
+    ny, nx = coords.shape[-3:-1]
+    if ny < 2 or nx < 2:
+        raise ValueError(f"heights needs at least 2 x 2 columns per surface, got "
+                         f"{coords.shape[:-1]}")
+    sheets = coords.reshape(-1, ny * nx, 3)
+    scale = np.asarray(_units.voxel_size(voxel_size, 3), dtype=np.float32)
+    idx = np.arange(ny * nx).reshape(ny, nx)
+    if wrap:
+        idx = np.concatenate([idx, idx[:, :1]], axis=1)
+    a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()      # (i, j), (i, j + 1)
+    c, d = idx[1:, :-1].ravel(), idx[1:, 1:].ravel()        # (i + 1, j), (i + 1, j + 1)
+    cell = np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
+    cell = cell.reshape(2, -1, 3).transpose(1, 0, 2).reshape(-1, 3)
+    if flip:
+        cell = cell[:, ::-1]
+    faces = np.concatenate([cell + i * ny * nx for i in range(len(sheets))]).astype(np.int64)
+    verts = sheets.reshape(-1, 3).astype(np.float32)
+    return (verts * scale).astype(np.float32), faces
 
 
-def deform_mesh(volume: Any, vertices: Any, faces: Any, offsets: Any, delta: int = 1,
-                cost: str | Callable[[np.ndarray], Any] | Any = "gradient",
-                iterations: int = 1) -> np.ndarray:
-    """Refine a closed surface mesh along its vertex normals: exact minimum cut on the mesh.
+def heights_to_mesh(heights: Any, voxel_size: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle mesh of a height-map surface ``z = heights[y, x]``.
 
-    Every vertex ``v`` may move to ``v + offsets[k] * n(v)`` along its unit outward normal
-    ``n(v)`` (:func:`mesh_normals`); the choice ``k(v)`` of all vertices minimises the total
-    cost subject to ``|k(v) - k(w)| <= delta`` for mesh-adjacent ``v, w``, exactly, by the
-    same optimal-net construction as :func:`detect_surfaces` on the mesh graph. Each of the
-    ``iterations`` recomputes the normals and samples of the moved mesh.
+    One vertex per column ``(heights[y, x], y, x)`` and two triangles per grid cell, oriented
+    so that the normals point towards +z (right-hand rule on ``(z, y, x)`` coordinates).
 
     Parameters
     ----------
-    volume : (Z, Y, X) array_like
-        Volume, sampled trilinearly (nearest edge value outside).
-    vertices : (V, 3) array_like of float
-        ``(z, y, x)`` vertex positions in voxels of a closed mesh (:func:`sphere_mesh`,
-        :func:`mask_mesh`).
-    faces : (F, 3) array_like of int
-        Triangles, ordered so that :func:`mesh_normals` point outwards.
-    offsets : (K,) array_like of float
-        Ascending signed distances along the normal, in voxels (negative: inwards).
-    delta : int
-        Largest difference in offset index ``k`` between adjacent vertices.
-    cost : {"gradient", "absolute"}, callable or (K, V) array_like
-        ``"gradient"``: the derivative of the intensity along the outward normal, so a bright
-        object on a dark background (intensity falling outwards) is cheapest at its edge;
-        use ``-volume`` for a dark object. ``"absolute"``: minus its absolute value (any
-        edge). A callable gets the ``(K, V)`` samples and returns ``(K, V)`` costs. An array
-        is the ``(K, V)`` cost itself (only with ``iterations=1``).
-    iterations : int
-        Number of sample-and-solve rounds.
+    heights : (Y, X) or (n_surfaces, Y, X) ndarray
+        Surface heights (voxels along z), as from :func:`qimcore.surfaces.detect_surfaces`
+        on a ``(Z, Y, X)`` cost; several surfaces become one mesh (vertices of surface ``i``
+        follow those of surface ``i - 1``).
+    voxel_size : float or (z, y, x) floats
+        Scales the vertices (micrometres); 1 keeps voxel units.
 
     Returns
     -------
-    vertices : (V, 3) ndarray of float64
-        The moved ``(z, y, x)`` vertices; ``faces`` are unchanged.
-
-    Raises
-    ------
-    ValueError
-        For bad shapes, non-ascending ``offsets``, an unknown ``cost`` name, a cost array
-        with ``iterations > 1``, or negative ``delta``.
+    vertices : (n_surfaces * Y * X, 3) float32 ndarray
+        ``(z, y, x)`` coordinates.
+    faces : (n_surfaces * 2 * (Y - 1) * (X - 1), 3) int64 ndarray
+        Vertex indices of each triangle.
 
     See Also
     --------
-    detect_surfaces : the same construction on grids of columns.
+    HeightGrid.mesh, PolarGrid.mesh, CurveNormalGrid.mesh : meshes of other grids.
 
     Examples
     --------
-    >>> z, y, x = np.ogrid[:30, :30, :30]
-    >>> volume = ((z - 15) ** 2 + (y - 15) ** 2 + (x - 15) ** 2 < 81).astype(float)
-    >>> vertices, faces = sphere_mesh((15, 15, 15), 6, subdivisions=2)
-    >>> moved = deform_mesh(volume, vertices, faces, np.arange(-2, 6, 0.5))
-    >>> round(float(np.linalg.norm(moved - 15, axis=1).mean()))   # the ball's radius
-    9
+    >>> v, f = heights_to_mesh(np.array([[1, 1], [1, 2]]))
+    >>> v.tolist()
+    [[1.0, 0.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [2.0, 1.0, 1.0]]
+    >>> f.tolist()
+    [[0, 2, 1], [1, 2, 3]]
     """
-    vol = np.asarray(_validate.array(volume, "volume", ndim=3, allow_dask=False), np.float32)
-    v, f = _mesh(vertices, faces)
-    steps = np.asarray(_validate.array(offsets, "offsets", ndim=1, allow_dask=False),
-                       np.float64)
-    if steps.size < 2 or np.any(np.diff(steps) <= 0):
-        raise ValueError("offsets must be at least 2 strictly ascending distances")
-    delta = _validate.positive(delta, "delta", integer=True, allow_zero=True)
-    iterations = _validate.positive(iterations, "iterations", integer=True)
-    given = None
-    if isinstance(cost, str):
-        _validate.choice(cost, "cost", ("gradient", "absolute"))
-    elif not callable(cost):
-        given = np.asarray(_validate.array(cost, "cost", ndim=2, allow_dask=False), np.float64)
-        if given.shape != (steps.size, len(v)):
-            raise ValueError(f"cost array must have shape {(steps.size, len(v))} "
-                             f"(len(offsets), V); got {given.shape}")
-        if iterations != 1:
-            raise ValueError("a cost array only allows iterations=1 (use a callable)")
-    pairs = [(*_edges(f), delta)]
-    lower = np.zeros((1, len(v)), np.int64)
-    for _ in range(iterations):
-        normals = mesh_normals(v, f)
-        points = v[None] + steps[:, None, None] * normals[None]          # (K, V, 3)
-        c = given if given is not None else _cost(vol, points, steps, cost)
-        k = _solve_band([c], lower, pairs, 0, None)
-        v = points[k[0], np.arange(len(v))]
-    return v
+    h = _validate.array(heights, "heights", ndim=(2, 3), allow_dask=False)
+    h = np.asarray(h if h.ndim == 3 else h[None], np.float32)
+    yy, xx = np.mgrid[:h.shape[1], :h.shape[2]].astype(np.float32)
+    coords = np.stack([h, np.broadcast_to(yy, h.shape), np.broadcast_to(xx, h.shape)], axis=-1)
+    return _lattice_mesh(coords, voxel_size)

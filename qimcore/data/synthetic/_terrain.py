@@ -6,6 +6,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ... import _validate
+from ...surfaces import heights_to_labels
 
 __all__ = ["terrain"]
 
@@ -17,7 +18,8 @@ def terrain(shape: tuple[int, ...] = (32, 40, 40), n_surfaces: int = 2, *, delta
 
     Voxel ``(z, p)`` lies in region ``k`` = the number of surfaces with
     ``heights[i][p] <= z`` and has intensity ``k / n_surfaces`` plus noise, the region
-    convention of :func:`qimcore.surfaces.detect_surfaces`.
+    convention of :func:`qimcore.surfaces.detect_surfaces` (see
+    :func:`qimcore.surfaces.heights_to_labels`).
 
     Parameters
     ----------
@@ -75,6 +77,5 @@ def terrain(shape: tuple[int, ...] = (32, 40, 40), n_surfaces: int = 2, *, delta
             scale = min(scale, 0.99 * delta / steepest)
         # floor keeps |h(p) - h(q)| <= delta because the real relief steps are <= delta
         heights[i] = np.floor(spacing * (i + 1) + scale * relief)
-    region = (np.arange(depth).reshape((depth,) + (1,) * len(cols))[None] >= heights[:, None])
-    volume = region.sum(axis=0) / n_surfaces + noise * rng.standard_normal(shape)
+    volume = heights_to_labels(heights, depth) / n_surfaces + noise * rng.standard_normal(shape)
     return volume.astype(np.float32), heights

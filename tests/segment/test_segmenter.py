@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import dask.array as da
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
 from qimcore.data.synthetic import sparse_labels, texture_phantom
-from qimcore.segment import DictionarySegmenter, load_scribbles, save_scribbles, segment
+from qimcore.segment import DictionarySegmenter, load_scribbles, segment
 
 
 def _reference(words, labels, size, n_words, weighting="none", steps=1, overwrite=False):
@@ -148,12 +150,12 @@ def test_predict_proba_on_fitted_image_matches_propagate(rng):
 
 
 def test_kmeans_words_are_the_nearest_centres(rng, monkeypatch):
-    import qimcore.segment as mod
+    from qimcore.segment import _clustering
 
-    monkeypatch.setattr(mod, "_BLOCK", 50)  # several blocks of rows
+    monkeypatch.setattr(_clustering, "BLOCK", 50)  # several blocks of rows
     image = rng.random((23, 19)).astype(np.float32)
     seg = DictionarySegmenter(3, 12, n_basis=3).fit(image)
-    feats = seg._features(seg._normalised(image), seg._scales[0])
+    feats = seg._model.scales[0].dictionary.rows((image - image.mean()) / image.std())
     dist = ((feats[:, None, :] - seg.centers_[None]) ** 2).sum(-1)
     best = dist.min(1, keepdims=True)
     # the chosen word is a nearest centre (ties allowed up to float32 rounding)
@@ -166,12 +168,6 @@ def test_kmtree_words_and_centers(rng):
     seg = DictionarySegmenter(3, 16, method="kmtree", branching=4).fit(image)
     assert seg.words_.shape == image.shape and seg.words_.dtype == np.int32
     assert seg.centers_.shape[0] == 16 and 0 <= seg.words_.min() and seg.words_.max() < 16
-
-
-def test_scribbles_roundtrip(tmp_path, rng):
-    labels = (rng.random((6, 7, 8)) > 0.9) * rng.integers(1, 4, (6, 7, 8))
-    save_scribbles(tmp_path / "s.npz", labels)
-    assert (load_scribbles(tmp_path / "s.npz") == labels).all()
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -208,13 +204,93 @@ def test_bad_image_and_labels(rng):
         DictionarySegmenter().propagate(one)
 
 
+def _two_class_labels(shape, rng, n=20, classes=(1, 2)):
+    labels = np.zeros(shape, np.int64)
+    labels.flat[rng.choice(int(np.prod(shape)), n, replace=False)] = np.resize(classes, n)
+    return labels
+
+
+def test_classes_far_beyond_the_labelled_ones_are_refused(rng):
+    image = rng.random((20, 30)).astype(np.float32)
+    seg = DictionarySegmenter(3, 5).fit(image)
+    for big in (300, 10**9):
+        with pytest.raises(ValueError, match="n_classes"):
+            seg.propagate(_two_class_labels(image.shape, rng, classes=(1, big)))
+    # a gap of one class is fine; n_classes makes room for classes not yet labelled
+    assert seg.propagate(_two_class_labels(image.shape, rng, classes=(1, 3))).shape == (3, 20, 30)
+    prob = seg.propagate(_two_class_labels(image.shape, rng, classes=(1, 7)), n_classes=7)
+    assert prob.shape == (7, 20, 30) and seg.n_classes_ == 7
+    with pytest.raises(ValueError, match="n_classes"):
+        seg.propagate(_two_class_labels(image.shape, rng, classes=(1, 7)), n_classes=5)
+
+
+def test_fitted_attributes_and_predict_proba_with_labels(rng):
+    image = rng.random((21, 22)).astype(np.float32)
+    labels = _two_class_labels(image.shape, rng)
+    seg = DictionarySegmenter(5, 10, method="kmtree", branching=3).fit(image)
+    assert seg.shape_ == (21, 22) and seg.n_words_ == 9 and seg.words_.max() < 9
+    with pytest.raises(ValueError, match="propagate"):
+        seg.predict_proba(image)
+    new = rng.random((21, 22)).astype(np.float32)
+    direct = seg.predict_proba(new, labels)  # right after fit: labels given
+    with pytest.raises(ValueError, match="propagate"):
+        seg.predict()  # predict_proba(labels=) does not replace the result
+    seg.propagate(labels)
+    np.testing.assert_array_equal(seg.predict_proba(new), direct)
+    assert seg.n_classes_ == 2 and seg.probabilities_.shape == (2, 21, 22)
+    assert [t.shape for t in seg.dictionary_probabilities_] == [(9, 25, 2)]
+    seg.fit(image[:, :20])  # a new fit drops the result of the old one
+    with pytest.raises(ValueError, match="propagate"):
+        seg.predict()
+
+
+def test_predict_proba_sees_old_or_new_result_while_propagating(rng):
+    """Real threads: one propagates alternating labels, the other reads (issue #17)."""
+    image, truth = texture_phantom((48, 48), 3, region_size=6, random_state=7)
+    first, second = sparse_labels(truth, 0.02, random_state=1), sparse_labels(truth, 0.05,
+                                                                              random_state=2)
+    seg = DictionarySegmenter(5, 40).fit(image)
+    expected = [seg.predict_proba(image, labels) for labels in (first, second)]
+    seg.propagate(first)
+    stop, errors, seen = threading.Event(), [], set()
+
+    def write():
+        try:
+            for i in range(40):
+                seg.propagate((first, second)[i % 2])
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+        finally:
+            stop.set()
+
+    def read():
+        try:
+            while not stop.is_set():
+                got = seg.predict_proba(image)
+                match = [k for k, e in enumerate(expected) if np.array_equal(got, e)]
+                assert match, "predict_proba returned neither the old nor the new result"
+                seen.add(match[0])
+                assert seg.predict().shape == image.shape
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+            stop.set()
+
+    threads = [threading.Thread(target=write), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert seen  # the reader ran
+
+
 @pytest.mark.slow
 def test_nerves_sample_with_shipped_scribbles():
     from pathlib import Path
 
     from qimcore.data import sample
 
-    path = Path(__file__).resolve().parents[1] / "data_samples" / "nerves_scribbles.npz"
+    path = Path(__file__).resolve().parents[2] / "data_samples" / "nerves_scribbles.npz"
     labels = load_scribbles(path)
     volume = sample("nerves")
     assert labels.shape == volume.shape and set(np.unique(labels)) == {0, 1, 2, 3}
