@@ -35,7 +35,7 @@ import PIL.Image
 
 from . import _validate
 from ._strokes import LabelEditor
-from .segment import load_scribbles, save_scribbles
+from .segment import Scribbles, load_scribbles, save_scribbles
 from .view import class_colors, overlay_rgb
 
 __all__ = ["Annotator", "SparseLabels", "uncertainty"]
@@ -199,32 +199,33 @@ class SparseLabels:
             return tuple(np.zeros(0, np.int64) for _ in range(3))
         return tuple(np.concatenate(c).astype(np.int64) for c in zip(*parts))
 
-    def save(self, path: str | Path) -> None:
-        """Write the scribble file of :func:`qimcore.segment.save_scribbles` (``.npz``).
-
-        Same arrays (``shape``, ``label``, ``z``, ``y``, ``x``), written from the painted
-        slices without building the dense volume.
-        """
+    def to_scribbles(self) -> Scribbles:
+        """The labelled voxels as :class:`qimcore.segment.Scribbles` (no dense volume built)."""
         z, y, x = self.nonzero()
-        label = np.concatenate([self._planes[s][self._planes[s] > 0] for s in self.slices]) \
-            if len(z) else np.zeros(0, self.dtype)
-        dtype = np.uint16 if max(self.shape) < 65536 else np.int64
-        np.savez_compressed(path, shape=np.array(self.shape), label=label.astype(np.uint8),
-                            z=z.astype(dtype), y=y.astype(dtype), x=x.astype(dtype))
+        values = [self._planes[s][self._planes[s] > 0] for s in self.slices]
+        return Scribbles(np.stack([z, y, x], axis=1),
+                         np.concatenate(values) if values else np.zeros(0, self.dtype), self.shape)
 
     @classmethod
-    def load(cls, path: str | Path, dtype: Any = np.uint8) -> SparseLabels:
-        """Read a scribble file of :func:`qimcore.segment.save_scribbles` slice by slice."""
-        with np.load(path) as f:
-            shape = tuple(int(s) for s in f["shape"])
-            if len(shape) != 3:
-                raise ValueError(f"path holds {len(shape)}D scribbles; SparseLabels is 3D")
-            out = cls(shape, dtype)
-            z, y, x, label = (f[n].astype(np.int64) for n in ("z", "y", "x", "label"))
+    def from_scribbles(cls, scribbles: Scribbles, dtype: Any = np.uint8) -> SparseLabels:
+        """Labels holding :class:`qimcore.segment.Scribbles` of a 3D volume, slice by slice."""
+        if scribbles.ndim != 3:
+            raise ValueError(f"scribbles must be of a 3D volume, got shape {scribbles.shape}")
+        out = cls(scribbles.shape, np.promote_types(dtype, scribbles.values.dtype))
+        z, y, x = scribbles.coords.T
         for s in np.unique(z):
             pick = z == s
-            out.plane(s, create=True)[y[pick], x[pick]] = label[pick]
+            out.plane(s, create=True)[y[pick], x[pick]] = scribbles.values[pick]
         return out
+
+    def save(self, path: str | Path) -> None:
+        """Write a scribble file (:func:`qimcore.segment.save_scribbles`), slice by slice."""
+        save_scribbles(path, self.to_scribbles())
+
+    @classmethod
+    def load(cls, path: str | Path) -> SparseLabels:
+        """Read a scribble file (:func:`qimcore.segment.load_scribbles`) without a dense volume."""
+        return cls.from_scribbles(load_scribbles(path, sparse=True))
 
 
 class _EditablePlanes:
@@ -479,6 +480,8 @@ class Annotator(w.VBox):
             out = SparseLabels(shape, dtype)
             if labels is None:
                 return out
+            if isinstance(labels, Scribbles):
+                labels = SparseLabels.from_scribbles(labels)
             if tuple(labels.shape) != shape:
                 raise ValueError(f"labels must have the image's shape {shape}, got "
                                  f"{tuple(labels.shape)}")

@@ -313,6 +313,13 @@ def test_sparse_labels_round_trip_through_the_scribble_format(tmp_path, rng):
     with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         assert all(a[k].dtype == b[k].dtype and (a[k] == b[k]).all() for k in a.files)
+    scribbles = load_scribbles(tmp_path / "a.npz", sparse=True)          # sparse in, sparse out
+    assert (np.asarray(SparseLabels.from_scribbles(scribbles)) == dense).all()
+    ann = Annotator(da.from_array(dense.astype(np.float32), chunks=1), 3, labels=scribbles)
+    assert ann.labels.slices == sorted(set(np.nonzero(dense)[0].tolist()))
+    with pytest.raises(ValueError, match="3D"):
+        SparseLabels.from_scribbles(load_scribbles(tmp_path / "a.npz", sparse=True).__class__(
+            [(0, 0)], [1], (2, 2)))
 
 
 def test_sparse_labels_drop_erased_slices_and_reject_bad_input():
