@@ -634,7 +634,8 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
     Parameters
     ----------
     volume : (Z, Y, X) ndarray or dask array
-        Grey values, drawn by volume rendering (object ``"volume"``).
+        Grey values, drawn by volume rendering (object ``"volume"``; fainter when other
+        objects are shown, so that they stay visible; its opacity is in the plot's panel).
     labels : (Z, Y, X) int array, optional
         Classes ``1..C`` as coloured voxels (object ``"labels"``; class colours of
         :func:`class_colors`).
@@ -685,9 +686,11 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
     lo, hi = (float(v) for v in np.percentile(small, [1, 99.5]))
     plot = k3d.plot(height=height, grid_visible=False, menu_visibility=True,
                     axes=["x (µm)", "y (µm)", "z (µm)"])
+    alone = labels is None and surfaces is None and tracks is None and probabilities is None
     plot += k3d.volume(small, color_range=[lo, hi if hi > lo else lo + 1],
                        color_map=_k3d_colormap("gray"), opacity_function=[0, 0, 1, 1],
-                       bounds=bounds, name="volume", alpha_coef=10.0, compression_level=1)
+                       bounds=bounds, name="volume", alpha_coef=10.0 if alone else 2.0,
+                       compression_level=1)
     if probabilities is not None:
         if tuple(probabilities.shape[1:]) != vol.shape:
             raise ValueError(f"probabilities must have shape (C,) + {vol.shape}, got "

@@ -13,9 +13,10 @@ labels and the current segmentation overlaid. Works in JupyterLab 4 and Notebook
   the shown slice only, and :meth:`Annotator.predict_volume` segments the whole volume in a
   background thread into a zarr store, with a progress bar, while painting goes on.
 
-Both modes show an uncertainty overlay (``1 - (p_first - p_second)``) and offer a *next slice*
-button that jumps to the slice whose segmentation is least certain. Labels are saved and loaded
-in the package's one scribble format (:func:`qimcore.segment.save_scribbles`).
+Both modes show an uncertainty overlay (``u = 1 - (p_first - p_second)``, magenta with opacity
+``u**4``) and offer a *next slice* button that jumps to the slice whose segmentation is least
+certain. Labels are saved and loaded in the package's one scribble format
+(:func:`qimcore.segment.save_scribbles`, :class:`qimcore.segment.Scribbles`).
 """
 
 from __future__ import annotations
@@ -788,8 +789,8 @@ class Annotator(w.VBox):
         rgb = overlay_rgb(plane, self._label_plane(self.index)[sub], None if show_u else prob,
                           opacity=self.opacity.value, n_classes=self.n_classes,
                           vmin=self._range[0], vmax=self._range[1])
-        if show_u:
-            a = (self.opacity.value * uncertainty(prob))[..., None]
+        if show_u:     # opacity u**4: dictionary probabilities are soft, the worst stand out
+            a = (self.opacity.value * uncertainty(prob) ** 4)[..., None]
             rgb = ((1 - a) * rgb + a * _UNCERTAIN_RGB).astype(np.float32)
         _put_rgb(self.canvas, rgb)
 
