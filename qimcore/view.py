@@ -734,7 +734,7 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
     if tracks is not None:
         vertices, segments, values = track_lines(tracks, track_values, voxel_size=voxel_size)
         lo, hi = float(values.min()), float(values.max())
-        width = 0.6 * float(scale.mean())
+        width = 0.008 * float(np.linalg.norm(np.subtract(bounds[1::2], bounds[::2])))
         plot += k3d.lines(vertices, segments, indices_type="segment", attribute=values,
                           color_map=_k3d_colormap(track_colormap),
                           color_range=[lo, hi if hi > lo else lo + 1], width=width,

@@ -1,10 +1,16 @@
-"""The Annotator in a real JupyterLab 4 and Notebook 7, driven by headless chromium's mouse.
+"""The notebook widgets in a real JupyterLab 4 and Notebook 7, driven by headless chromium.
 
-Starts the server on a free port (token auth), opens a notebook that shows an Annotator,
-draws one stroke of class 1 and one of class 2, and checks the kernel's ``labels`` (written by
-an ``on_update`` callback), the propagated segmentation, and the canvas pixels against
-:func:`qimcore.view.overlay_rgb`. Screenshots:
-``test-artifacts/annotator_lab.png`` and ``test-artifacts/annotator_notebooks.png``.
+- The Annotator: starts the server on a free port (token auth), opens a notebook that shows an
+  Annotator (an in-memory image at zoom 4, or a lazy dask volume zoomed to fit the window),
+  draws one stroke of class 1 and one of class 2 with the mouse, and checks the kernel's
+  ``labels`` (written by an ``on_update`` callback), the propagated segmentation, and the
+  canvas pixels against :func:`qimcore.view.overlay_rgb`. Screenshots:
+  ``test-artifacts/annotator_{lab,notebooks,lab_lazy}.png``.
+- The 3D view: :func:`qimcore.view.view3d` of a volume with labels, a surface and tracks in
+  JupyterLab, with WebGL in software (SwiftShader); the render must not be blank and must
+  change where the objects are, compared with a render of the volume alone, and show the class
+  colours only with the objects. JupyterLab runs with the settings overrides the install puts
+  in place: no news pop-up. Screenshots: ``test-artifacts/view3d_*.png``.
 """
 
 from __future__ import annotations
