@@ -311,7 +311,7 @@ class _Clip:
                                  "width: r.width, height: r.height}; }")
 
     def screenshot(self) -> bytes:
-        return self.page.screenshot(clip=self.box)
+        return self.page.screenshot(clip=self.box, timeout=120_000)   # software WebGL: slow
 
 
 def _coloured(img: np.ndarray) -> tuple[int, int]:
