@@ -153,6 +153,21 @@ def _start_session(url: str, token: str, path: str) -> None:
     _wait_for(post, 30, "a kernel session")
 
 
+def _run_first_cell(page, url: str) -> None:
+    """Open the notebook, answer JupyterLab's "Select Kernel" dialog if it asks, run cell 1."""
+    page.goto(url)
+    editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    editor.wait_for(timeout=40_000)
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        accept.wait_for(timeout=5_000)
+        accept.click()
+    except playwright_api.TimeoutError:
+        pass
+    editor.click()
+    page.keyboard.press("Shift+Enter")
+
+
 def _draw(page, box, points_yx, shape):
     """Drag the mouse through image pixels ``(y, x)`` on the canvas ``box``."""
     ny, nx = shape
@@ -190,17 +205,7 @@ def test_annotator_in_the_browser(lab):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
-            page.goto(f"{url}?token={token}")
-            editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
-            editor.wait_for(timeout=40_000)
-            accept = page.locator(".jp-Dialog .jp-mod-accept")   # "Select Kernel", if asked
-            try:
-                accept.wait_for(timeout=5_000)
-                accept.click()
-            except playwright_api.TimeoutError:
-                pass
-            editor.click()
-            page.keyboard.press("Shift+Enter")
+            _run_first_cell(page, f"{url}?token={token}")
             canvas = page.locator(".jp-OutputArea canvas").first
             canvas.wait_for(timeout=60_000)
             _wait_for(lambda: (canvas.bounding_box() or {}).get("width", 0) > 200 or None, 20,
@@ -332,13 +337,9 @@ def test_view3d_renders_objects_in_the_browser(tmp_path):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
         page = browser.new_page(viewport={"width": 760, "height": 1400})
         try:
-            page.goto(f"{url}?token={token}")
-            editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
-            editor.wait_for(timeout=40_000)
+            _run_first_cell(page, f"{url}?token={token}")
             assert page.evaluate("() => !!document.createElement('canvas')"
                                  ".getContext('webgl2')"), "no WebGL2 in this chromium"
-            editor.click()
-            page.keyboard.press("Shift+Enter")
             _wait_for(lambda: (out / "objects.txt").exists() or None, 60, "the 3D view cell")
             assert (out / "objects.txt").read_text() == \
                 "volume,labels,surface 0,tracks"
