@@ -1,7 +1,8 @@
 """Benchmarks for qimcore.fibres (issue #7).
 
-- ``Sample150``: the real 150³ fibre sample end to end (tracking, table with diameters, breaks,
-  summary), and track completeness against fibretracker 0.1.0 (if installed).
+- ``Sample150``: the real 150³ fibre sample end to end with library defaults (tracking, table
+  with diameters, breaks, summary), the default call against the best fixed diameter (5.0), and
+  track completeness against fibretracker 0.1.0 (if installed).
   Completeness of a track = its length / the length of its own straight line (through its
   centroid, along its principal direction) inside the volume box (``in_volume_extent`` of
   :func:`qimcore.fibres.fibre_table`); the benchmark reports the median over tracks.
@@ -27,9 +28,16 @@ from scipy.spatial import cKDTree
 
 from qimcore.data import sample
 from qimcore.data.synthetic import fibre_phantom
-from qimcore.fibres import fibre_summary, fibre_table, find_breaks, orientation, track_fibres
+from qimcore.fibres import (
+    estimate_diameter,
+    fibre_summary,
+    fibre_table,
+    find_breaks,
+    orientation,
+    track_fibres,
+)
 
-DIAMETER = 5.0  # fibre diameter of the real sample in voxels (as in notebooks/fibres.ipynb)
+DIAMETER = 5.0  # the best fixed fibre diameter of the real sample in voxels (before #15)
 
 
 def _median_completeness(tracks, shape) -> float:
@@ -56,17 +64,27 @@ class Sample150:
 
     def setup(self):
         self.volume = sample("fibres")
-        self.tracks = track_fibres(self.volume, DIAMETER)
+        self.tracks = track_fibres(self.volume)  # library defaults: diameter estimated
+        self.fixed_tracks = track_fibres(self.volume, DIAMETER)
         try:
             self.ft_tracks = _fibretracker_tracks(self.volume)
         except ImportError:
             self.ft_tracks = None
 
     def time_end_to_end(self):
-        tracks = track_fibres(self.volume, DIAMETER)
+        tracks = track_fibres(self.volume)
         table = fibre_table(tracks, shape=self.volume.shape, volume=self.volume)
-        find_breaks(tracks)
+        find_breaks(tracks, volume=self.volume)
         fibre_summary(table, self.volume.shape)
+
+    def track_estimated_diameter_voxels(self):
+        return estimate_diameter(self.volume)
+
+    def track_qimcore_fixed_diameter_n_tracks(self):
+        return len(self.fixed_tracks)
+
+    def track_qimcore_fixed_diameter_median_completeness(self):
+        return _median_completeness(self.fixed_tracks, self.volume.shape)
 
     def track_qimcore_n_tracks(self):
         return len(self.tracks)
@@ -124,7 +142,7 @@ class Phantom:
         return float(self.table.diameter.mean() / self.truth["diameter"] - 1)
 
     def _break_distances(self):
-        found = find_breaks(self.tracks)[["z", "y", "x"]].to_numpy()
+        found = find_breaks(self.tracks, volume=self.volume)[["z", "y", "x"]].to_numpy()
         true = self.truth["breaks"][["z", "y", "x"]].to_numpy()
         return np.linalg.norm(found[:, None] - true[None], axis=-1)
 

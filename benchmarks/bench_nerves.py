@@ -1,9 +1,8 @@
 """Benchmarks for qimcore.nerves (issue #6).
 
-- ``RealSample``: tracking on the real 128³ nerves sample from the middle slice, then seeding
-  every 16th slice for nerves not tracked yet (intensity myelin map, ``n_points=90``): time,
-  nerve-slices per second (goal >= 200 on the 2-CPU machine), number of nerves and
-  nerve-slices, tables, peak memory.
+- ``RealSample``: tracking on the real 128³ nerves sample with the defaults (seeds looked for
+  in every slice, intensity myelin map, ``n_points=90``): time, nerve-slices per second (goal
+  >= 200 on the 2-CPU machine), number of nerves and nerve-slices, tables, peak memory.
 - ``Phantom``: accuracy on the synthetic phantom with exact truth (3 nerves, 40 slices,
   two touching, one elliptic and twisting, one node of Ranvier): worst per-slice errors of
   axon / fibre diameter and myelin thickness (voxels, node slices excluded), twist relative
@@ -21,22 +20,20 @@ from qimcore.data import sample
 from qimcore.data.synthetic import nerve_phantom
 from qimcore.nerves import nerve_nodes, nerve_slices, nerve_table, track_nerves
 
-START = 64
-
 
 class _Real:
     repeat = 1
 
     def setup(self):
         self.volume = sample("nerves")
-        self.tracks = track_nerves(self.volume, start_slice=START, max_radius=40)
+        self.tracks = track_nerves(self.volume)
 
 
 class RealSample(_Real):
     unit = "nerve-slices/s"
 
     def time_track(self):
-        track_nerves(self.volume, start_slice=START, max_radius=40)
+        track_nerves(self.volume)
 
     def time_tables(self):
         nerve_table(self.tracks, 0.5)
@@ -44,11 +41,11 @@ class RealSample(_Real):
         nerve_nodes(self.tracks, 0.5)
 
     def peakmem_track(self):
-        track_nerves(self.volume, start_slice=START, max_radius=40)
+        track_nerves(self.volume)
 
     def track_nerve_slices_per_second(self):
         t0 = time.perf_counter()
-        tracks = track_nerves(self.volume, start_slice=START, max_radius=40)
+        tracks = track_nerves(self.volume)
         return sum(len(t) for t in tracks) / (time.perf_counter() - t0)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 
@@ -47,3 +49,58 @@ def apply(func: Callable[..., np.ndarray], image: Any, *, depth: int,
                                 chunks=((n_new,), *overlapped.chunks), **kwargs)
     trim = {0: 0, **{ax + 1: d for ax, d in depth_map.items()}}
     return da.overlap.trim_internal(out, trim, boundary="none")
+
+
+def reduce_blocks(func: Callable[..., Any], /, *arrays: Any, chunks: Any = None,
+                  **kwargs: Any) -> list[tuple[tuple[slice, ...], Any]]:
+    """Apply ``func(*blocks, location=slices, **kwargs)`` to every block; gather the results.
+
+    The one block reduction of the package: ``func`` turns aligned blocks of ``arrays`` (and
+    the block's position ``location``, a tuple of slices into the full arrays) into a small
+    result (counts, sums, a histogram); the caller adds the results up. Dask arrays are
+    reduced block by block on the active scheduler, with the chunks of the first dask array
+    (numpy arrays among ``arrays`` are cut to match, others rechunked), so only one block per
+    worker is in memory. Numpy arrays are processed in this thread, as one block or in the
+    blocks given by ``chunks``.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(*blocks, location=..., **kwargs) -> result``.
+    *arrays : ndarray or dask array
+        Arrays of one shape.
+    chunks : tuple of int or tuple of tuple of int, optional
+        Block sizes for numpy input (as for :func:`dask.array.from_array`; -1 = whole axis);
+        with dask input, a rechunk of the first dask array.
+
+    Returns
+    -------
+    list of (tuple of slice, result)
+        One entry per block in C order of the block grid.
+
+    Examples
+    --------
+    >>> parts = reduce_blocks(lambda b, location: int(b.sum()), np.ones((4, 3)), chunks=(2, -1))
+    >>> [(loc[0].start, s) for loc, s in parts]
+    [(0, 6), (2, 6)]
+    """
+    lazy = [a for a in arrays if isinstance(a, da.Array)]
+    if not lazy and chunks is None:
+        location = tuple(slice(0, n) for n in np.shape(arrays[0]))
+        return [(location, func(*[np.asarray(a) for a in arrays], location=location, **kwargs))]
+    first = lazy[0] if lazy else da.from_array(np.asarray(arrays[0]), chunks=chunks)
+    if lazy and chunks is not None:
+        first = first.rechunk(chunks)
+    blocks = [a.rechunk(first.chunks) if isinstance(a, da.Array)
+              else da.from_array(np.asarray(a), chunks=first.chunks) for a in arrays]
+    bounds = [np.cumsum((0, *c)) for c in first.chunks]
+    locations = [tuple(slice(int(b[i]), int(b[i + 1])) for b, i in zip(bounds, index))
+                 for index in itertools.product(*[range(len(c)) for c in first.chunks])]
+    if not lazy:
+        return [(loc, func(*[np.asarray(a)[loc] for a in arrays], location=loc, **kwargs))
+                for loc in locations]
+    delayed = [b.to_delayed().ravel() for b in blocks]
+    task = dask.delayed(func, pure=True)
+    results = dask.compute(*[task(*parts, location=loc, **kwargs)
+                             for loc, *parts in zip(locations, *delayed)])
+    return list(zip(locations, results))

@@ -306,3 +306,25 @@ def test_all_finished_runs_are_skipped_and_tables_merged(tmp_path):
                                  "sample_name": ["bone", "shell"], "porosity": [0.1, 0.2]}
     assert pd.read_csv(out / "tables" / "b.csv")["n"].tolist() == [0, 1]
     assert not (out / ".staging").exists()
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "runs at the same time (default: 1)" in text
+    assert "format of the merged tables (default: csv)" in text
+    assert "(default: None)" not in text
+
+
+def test_locked_output_folder_is_refused(tmp_path):
+    from qimcore.batch._lock import locked
+
+    notebook = _notebook(tmp_path / "tiny.ipynb", "x = 1", "y = x")
+    (tmp_path / "g.csv").write_text("x\n1\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    with locked(out), pytest.raises(BlockingIOError, match=f"{out.name}.* in use .*pid "):
+        run_batch(notebook, tmp_path / "g.csv", out, progress=False)
+    assert not (out / "summary.csv").exists()  # nothing ran

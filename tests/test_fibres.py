@@ -8,7 +8,7 @@ from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-from qimcore.data.synthetic import fibre_phantom
+from qimcore.data.synthetic import fibre_family, fibre_phantom
 from qimcore.fibres import (
     estimate_diameter,
     fibre_summary,
@@ -91,11 +91,11 @@ def test_orientation_honours_truncate():
     ((3, 2, 30), (2.0, 2.5, 1.0), (0, 1, 1)),  # axes shorter than the kernel radius
 ])
 def test_orientation_filters_equal_scipy(rng, shape, sigma, order):
-    from qimcore.fibres._orientation import _gaussian
+    from qimcore._filters import gaussian
 
     volume = rng.random(shape)
     ref = ndi.gaussian_filter(volume, sigma, order=order, mode="nearest")
-    out = _gaussian(volume, sigma, order)
+    out = gaussian(volume, sigma, order)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ref, atol=2e-6)
 
@@ -258,3 +258,92 @@ def test_join_follows_chains_in_order():
     assert len(joined) == 1
     z = joined[0][:, 0]
     assert len(z) == 15 and (np.all(np.diff(z) > 0) or np.all(np.diff(z) < 0))
+
+
+# ----------------------------------------------------------------------------- phantom family
+
+def test_fibre_family_is_reproducible_and_in_range():
+    a, truth = fibre_family(random_state=5, shape=(40, 40, 40))
+    b, _ = fibre_family(random_state=5, shape=(40, 40, 40))
+    np.testing.assert_array_equal(a, b)
+    p = truth["params"]
+    assert 3 <= p["diameter"] <= 12 and 1 <= len(p["plies"]) <= 3
+    assert all(0 <= tilt <= 30 for _, tilt in p["plies"])
+    assert all(1 <= g <= 4 * p["diameter"] for g in p["break_gap"])
+    assert len(truth["breaks"]) <= p["n_breaks"] and 0 < truth["volume_fraction"] < 0.65
+    fixed, truth = fibre_family(random_state=1, shape=(32, 32, 32), diameter=5.0, n_plies=1,
+                                n_breaks=0)
+    assert truth["diameter"] == 5.0 and len(truth["breaks"]) == 0
+
+
+def test_fibre_phantom_volume_fraction_and_gaps():
+    volume, truth = fibre_phantom((48, 48, 48), diameter=5.0, plies=(("z", 0.0),),
+                                  volume_fraction=0.6, n_breaks=2, break_gap=[2.0, 9.0],
+                                  noise=0.0, blur=0.0, amplitude=0.0, random_state=0)
+    assert truth["volume_fraction"] > 0.45  # the ply margins take the rest
+    np.testing.assert_allclose(np.sort(truth["breaks"].gap), [2.0, 9.0])
+    for _, b in truth["breaks"].iterrows():  # matrix at the middle of each gap
+        z, y, x = np.round(b[["z", "y", "x"]].to_numpy(float)).astype(int)
+        assert volume[z, y, x] == pytest.approx(0.25)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_estimate_diameter_within_10_percent_across_family(seed):
+    volume, truth = fibre_family(random_state=seed)
+    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3))
+def test_fibre_table_diameter_across_family(seed):
+    volume, truth = fibre_family(random_state=seed, n_breaks=0)
+    table = fibre_table(truth["tracks"], volume=volume)
+    assert abs(table.diameter.median() / truth["diameter"] - 1) < 0.1
+
+
+def _break_hits(breaks, truth, tol):
+    found = breaks[["z", "y", "x"]].to_numpy()
+    true = truth["breaks"][["z", "y", "x"]].to_numpy()
+    if len(found) == 0 or len(true) == 0:
+        return np.zeros(len(true), bool), np.zeros(len(found), bool)
+    d = np.linalg.norm(found[:, None] - true[None], axis=-1)
+    return d.min(0) < tol, d.min(1) < tol
+
+
+@pytest.mark.slow
+def test_short_gap_breaks_found_across_family():
+    """Gaps of 2-6 voxels (shorter than the tracker's gap closing) at the real sample's noise."""
+    hits, oks = [], []
+    for seed in range(4):
+        volume, truth = fibre_family(random_state=seed, diameter=(4, 8), gap=(2, 6),
+                                     n_breaks=(4, 6), noise=0.1, contrast=0.5)
+        tracks = track_fibres(volume)
+        hit, ok = _break_hits(find_breaks(tracks, volume=volume), truth, truth["diameter"])
+        hits.append(hit)
+        oks.append(ok)
+    assert np.concatenate(hits).mean() >= 0.9 and np.concatenate(oks).mean() >= 0.9
+
+
+def test_break_inside_a_linked_track_is_reported():
+    volume, truth = fibre_phantom((48, 32, 32), diameter=6.0, plies=(("z", 0.0),), n_breaks=1,
+                                  break_gap=3.0, amplitude=0.0, random_state=2)
+    tracks = track_fibres(volume, 6.0)
+    breaks = find_breaks(tracks, volume=volume)
+    hit, ok = _break_hits(breaks, truth, 3.0)
+    assert hit.all() and ok.all()
+    row = breaks.iloc[0]
+    assert row.track_a == row.track_b  # the tracker linked the pieces; the gap stays a break
+    assert abs(row.gap - 3.0) < 1.5
+
+
+def test_track_fibres_takes_a_precomputed_orientation():
+    volume, truth = fibre_phantom((40, 40, 40), diameter=6.0, n_breaks=0, random_state=0)
+    field = orientation(volume, 1.5, 6.0)
+    given = track_fibres(volume, 6.0, orientation=field)
+    own = track_fibres(volume, 6.0)
+    assert len(given) == len(own)
+    for a, b in zip(given, own, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    with pytest.raises(ValueError, match="orientation"):
+        track_fibres(volume, 6.0, orientation=field[:, :-1])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 
 import dask.array as da
@@ -457,3 +460,95 @@ def test_mesh_errors(tmp_path):
     (tmp_path / "bad.stl").write_bytes(bytes(90))
     with pytest.raises(ValueError, match="bad.stl.* not a readable"):
         load_mesh(tmp_path / "bad.stl")
+
+
+# --- nothing lost, nothing silently wrong -----------------------------------------------------
+
+def test_save_never_deletes_a_foreign_folder(tmp_path, rng):
+    vol = _vol(rng)
+    own = tmp_path / "results.zarr"
+    own.mkdir()
+    (own / "thesis.docx").write_text("years of work")
+    for target in (own, tmp_path / "x.ome.zarr", tmp_path / "v.tif"):
+        if target != own:
+            target.mkdir()
+            (target / "notes.txt").write_text("mine")
+        with pytest.raises(FileExistsError, match=f"{target.name}.* not a|{target.name}.* folder"):
+            save(vol, target)
+    assert (own / "thesis.docx").read_text() == "years of work"
+    (tmp_path / "file.zarr").write_text("a file")
+    with pytest.raises(FileExistsError, match="file.zarr.* a file"):
+        save(vol, tmp_path / "file.zarr")
+    save(vol, tmp_path / "plain.zarr")
+    save(vol, tmp_path / "o.ome.zarr")
+    save(vol, tmp_path / "plain.zarr")
+    with pytest.raises(FileExistsError, match="plain.zarr"):
+        save(vol, tmp_path / "plain.zarr", overwrite=False)
+    shutil.copytree(tmp_path / "plain.zarr", tmp_path / "a.ome.zarr")
+    with pytest.raises(FileExistsError, match="a.ome.zarr"):  # an array is no OME group
+        save(vol, tmp_path / "a.ome.zarr")
+    save(vol + 1, tmp_path / "o.ome.zarr")
+    np.testing.assert_array_equal(load(tmp_path / "o.ome.zarr").compute(), vol + 1)
+
+
+@pytest.mark.parametrize("name", ["v.zarr", "v.ome.zarr"])
+def test_missing_chunk_of_qimcore_store_refused(tmp_path, rng, name):
+    vol = np.zeros((6, 10, 12), np.uint8)  # chunks of zeros are stored too
+    save(vol, tmp_path / name, chunks=(3, 5, 6))
+    level = tmp_path / name / ("0" if name.startswith("v.ome") else "")
+    chunks = sorted(p for p in (level / "c").rglob("*") if p.is_file())
+    assert len(chunks) == 8
+    chunks[3].unlink()
+    with pytest.raises(ValueError, match=r"missing 1 chunk.*c/0/1/1.*lost"):
+        load(tmp_path / name)
+
+
+def test_missing_chunk_of_foreign_store_warns(tmp_path):
+    import zarr
+
+    z = zarr.create_array(store=str(tmp_path / "f.zarr"), shape=(4, 4), chunks=(2, 2),
+                          dtype=np.uint8, zarr_format=3)
+    z[:2] = 5  # zarr leaves the chunks of zeros unwritten
+    with pytest.warns(UserWarning, match=r"missing 2 chunk.*c/1/0.*fill value"):
+        out = load(tmp_path / "f.zarr")
+    np.testing.assert_array_equal(out.compute(), np.r_[np.full((2, 4), 5), np.zeros((2, 4))])
+
+
+def test_corrupt_chunk_truncated_tiff_and_empty_npy_name_the_path(tmp_path, rng):
+    import tifffile
+
+    vol = _vol(rng, (4, 64, 64))
+    save(vol, tmp_path / "v.zarr", chunks=(2, 64, 64))
+    (tmp_path / "v.zarr" / "c" / "1" / "0" / "0").write_bytes(b"garbage")
+    arr = load(tmp_path / "v.zarr", chunks=None)
+    np.testing.assert_array_equal(arr[:2].compute(), vol[:2])
+    with pytest.raises(ValueError, match=r"v.zarr.*corrupt chunk"):
+        arr.compute()
+    tifffile.imwrite(tmp_path / "t.tif", vol, photometric="minisblack")
+    data = (tmp_path / "t.tif").read_bytes()
+    (tmp_path / "t.tif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"t.tif.* not a readable TIFF"):
+        load(tmp_path / "t.tif").compute()
+    np.save(tmp_path / "e.npy", np.zeros((0, 3, 3)))
+    with pytest.raises(ValueError, match=r"e.npy.* empty"):
+        load(tmp_path / "e.npy")
+    (tmp_path / "z.npy").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"z.npy.* not a readable"):
+        load(tmp_path / "z.npy")
+
+
+def test_save_recovers_leftovers_of_dead_saves(tmp_path, rng):
+    vol = _vol(rng)
+    target = tmp_path / "v.zarr"
+    save(vol, target)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # killed after setting the old store aside, before renaming the new one in
+    save(vol + 1, tmp_path / "new.zarr")
+    (tmp_path / f".v.zarr.{dead}-ab.tmp").mkdir()
+    (tmp_path / "new.zarr").rename(tmp_path / f".v.zarr.{dead}-ab.tmp" / "v.zarr")
+    target.rename(tmp_path / f".v.zarr.{dead}-ab.old")
+    live = tmp_path / f".v.zarr.{os.getppid()}-cd.tmp"  # a save running now: left alone
+    live.mkdir()
+    np.testing.assert_array_equal(load(target).compute(), vol + 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "v.zarr"]

@@ -9,7 +9,7 @@ from matplotlib.path import Path
 from skimage.draw import polygon2mask
 
 from qimcore.data import sample
-from qimcore.data.synthetic import nerve_phantom
+from qimcore.data.synthetic import nerve_family, nerve_phantom
 from qimcore.nerves import (
     NerveTrack,
     find_seeds,
@@ -71,11 +71,12 @@ def test_phantom_diameters_within_half_a_voxel(phantom, column, key):
 def test_phantom_centres_and_voxel_size(phantom):
     _, truth, tracks = phantom
     table = nerve_slices(tracks, voxel_size=(2.0, 0.5, 0.5))
+    iso = nerve_slices(tracks, voxel_size=0.5)       # the same geometry in other units
     for i in range(3):
         rows = table[table.nerve == i]
         assert np.abs(rows[["y", "x"]].to_numpy() / 0.5 - truth["centre"][i]).max() < 0.5
         assert np.allclose(rows.z, 2.0 * np.arange(40))
-        assert np.abs(rows.axon_diameter / 0.5 - truth["axon_diameter"][i])[
+        assert np.abs(iso[iso.nerve == i].axon_diameter / 0.5 - truth["axon_diameter"][i])[
             ~truth["node"][i]].max() < 0.5
 
 
@@ -86,7 +87,7 @@ def test_phantom_twist_sign_and_magnitude(phantom):
     mirrored = [NerveTrack(t.z, t.inner[..., ::-1], t.outer[..., ::-1]) for t in tracks]
     assert nerve_table(mirrored).twist[2] == pytest.approx(-truth["twist"][2], rel=0.2)
     assert np.isnan(table.twist[:2]).all()          # round axons have no axis to twist
-    halved = nerve_table(tracks, voxel_size=(0.5, 1, 1)).twist[2]
+    halved = nerve_table(tracks, voxel_size=0.5).twist[2]     # degrees per µm
     assert halved == pytest.approx(2 * table.twist[2])
 
 
@@ -96,9 +97,9 @@ def test_phantom_touching_nerves_do_not_overlap(phantom):
     grid = np.column_stack([yy.ravel(), xx.ravel()])
     for k in range(40):
         a, b = tracks[0].outer[k], tracks[1].outer[k]
-        # no voxel in both nerves ...
-        assert not (polygon2mask((64, 64), a) & polygon2mask((64, 64), b)).any()
-        # ... and at most a sub-pixel sliver where the polygons' chords meet
+        # at most one voxel centre in both nerves ...
+        assert (polygon2mask((64, 64), a) & polygon2mask((64, 64), b)).sum() <= 1
+        # ... in a sub-pixel sliver where the polygons' chords meet
         both = Path(a).contains_points(grid) & Path(b).contains_points(grid)
         assert both.sum() * 0.01 < 0.5
     gaps = [np.linalg.norm(tracks[0].outer[k][:, None] - tracks[1].outer[k][None], axis=-1).min()
@@ -169,34 +170,59 @@ def test_track_stops_where_the_nerve_leaves_the_volume():
     volume, truth = nerve_phantom((12, 64, 64))
     shifted = np.stack([np.roll(volume[k], -2 * k, axis=1) for k in range(12)])
     tracks = track_nerves(shifted, truth["seeds"][:1], n_points=32)
-    # nerve 0 (outer radius ~10 at x ~20) moves 2 voxels left per slice: it leaves after z ~5
-    assert 2 <= len(tracks[0]) < 8
+    # nerve 0 (outer radius ~10 at x ~20) moves 2 voxels left per slice: its myelin reaches
+    # the edge at z ~6, its axon leaves after z ~8
+    assert 2 <= len(tracks[0]) <= 9
+    assert tracks[0].cut[-1] and not tracks[0].cut[0]
     assert (tracks[0].outer >= -0.5).all()
 
 
-@pytest.mark.parametrize("case", ["appears", "border"])
-def test_nerve_missing_from_the_start_slice_is_seeded_later(case):
+def test_nerve_missing_from_the_start_slice_is_seeded_later():
     volume, truth = nerve_phantom((16, 64, 64), random_state=2)
-    if case == "appears":                       # nerve 2 (rows ~36..60) only from slice 6 on
-        volume = volume.copy()
-        volume[:6, 34:] = 0.8
-        offsets = np.zeros(16, int)
-    else:                                       # a 56-row window sliding down: nerve 2 starts
-        offsets = np.minimum(np.arange(16), 8)  # cut by the bottom border, then enters
-        volume = np.stack([volume[k, o:o + 56] for k, o in enumerate(offsets)])
+    volume[:6, 34:] = 0.8                       # nerve 2 (rows ~36..60) only from slice 6 on
     assert len(track_nerves(volume, n_points=32, seed_slices=[])) == 2   # start slice only
-    tracks = track_nerves(volume, n_points=32, seed_every=8)
+    tracks = track_nerves(volume, n_points=32)  # default: seeds looked for in every slice
     assert [t.z.tolist() for t in tracks[:2]] == [list(range(16))] * 2
     assert len(tracks) == 3
     late = tracks[2]
-    first = 6 if case == "appears" else late.z[0]
-    assert late.z.tolist() == list(range(first, 16)) and 1 <= first <= 6
+    assert late.z.tolist() == list(range(6, 16)) and not late.cut.any()
+    assert _inner_inside_outer(late)
+    d = nerve_slices([late]).axon_diameter.to_numpy()
+    assert np.abs(d - truth["axon_diameter"][2, late.z]).max() < 0.5
+
+
+def test_nerve_cut_by_the_border_is_tracked_with_its_myelin_flagged():
+    volume, truth = nerve_phantom((16, 64, 64), random_state=2)
+    offsets = np.minimum(np.arange(16), 8)      # a 56-row window sliding down: nerve 2 starts
+    volume = np.stack([volume[k, o:o + 56] for k, o in enumerate(offsets)])   # cut, then in
+    tracks = track_nerves(volume, n_points=32)
+    assert len(tracks) == 3 and all(len(t) == 16 for t in tracks)
+    late = tracks[2]
+    # the outer curve reaches the edge exactly where the true outer ellipse does
+    (big, small), phi = truth["outer_axes"][2].T, np.deg2rad(truth["angle"][2])
+    height = np.sqrt((big * np.sin(phi)) ** 2 + (small * np.cos(phi)) ** 2)
+    outer_bottom = truth["centre"][2, :, 0] - offsets + height
+    reaches = outer_bottom > 55 + 0.5
+    assert (late.cut == reaches)[np.abs(outer_bottom - 55.5) > 0.5].all()
+    table = nerve_slices([late])
+    assert table.fibre_diameter[late.cut].isna().all()
+    assert table.fibre_diameter[~late.cut].notna().all()
+    assert np.isfinite(nerve_table([late]).fibre_diameter[0])
     assert _inner_inside_outer(late)
     assert (late.outer <= np.array(volume.shape[1:]) - 0.5).all()
     d = nerve_slices([late]).axon_diameter.to_numpy()
-    assert np.abs(d - truth["axon_diameter"][2, late.z]).max() < 0.5
+    still = late.z >= 11     # the sliding window tilts the nerve; past slice 8 it stands
+    assert np.abs(d - truth["axon_diameter"][2, late.z])[still].max() < 0.5
     centre = truth["centre"][2, late.z] - np.stack([offsets[late.z], 0 * late.z], -1)
     assert np.abs(late.inner.mean(1) - centre).max() < 1.0
+
+
+def test_ring_fading_in_and_out_inside_the_volume_is_no_nerve():
+    volume, _ = nerve_phantom((24, 64, 64), random_state=3)
+    volume[:10, 34:] = 0.8                      # nerve 2 only in slices 10-13: it begins and
+    volume[14:, 34:] = 0.8                      # ends inside the volume, within the image
+    tracks = track_nerves(volume, n_points=32)
+    assert [(t.z[0], t.z[-1]) for t in tracks] == [(0, 23), (0, 23)]
 
 
 def test_seed_slices_and_no_rescan_with_user_seeds():
@@ -210,14 +236,15 @@ def test_seed_slices_and_no_rescan_with_user_seeds():
 
 # -- the real sample --------------------------------------------------------------------------
 
-def test_real_sample_inner_inside_outer():
+@pytest.mark.slow
+def test_real_sample_defaults():
     volume = sample("nerves")
-    tracks = track_nerves(volume, max_radius=40, start_slice=64)
-    # the two nerves complete in every slice, then (seeded every 16 slices) the one entering
-    # through the right border at z = 53 and two that are complete only near z = 16 and 50
-    assert [(t.z[0], t.z[-1]) for t in tracks] == [(0, 127), (0, 127), (53, 127), (16, 16),
-                                                  (48, 52)]
-    assert sum(len(t) for t in tracks) == 337
+    tracks = track_nerves(volume)
+    # the two nerves complete in every slice; the one in the bottom-right corner whose ring is
+    # closed in slices 5-17, 31-44 and from 52 on (cut by the border in between, see the
+    # closed rings of the scribble segmentation in validation/nerves.py); no short track
+    assert [(t.z[0], t.z[-1]) for t in tracks] == [(0, 127), (0, 127), (5, 17), (31, 44),
+                                                  (51, 127)]
     for t in tracks:
         assert _inner_inside_outer(t)
         assert (t.outer >= -0.5).all() and (t.outer <= 127.5).all()
@@ -305,3 +332,95 @@ def test_bad_input():
         nerve_table([np.zeros((3, 3))])
     with pytest.raises(ValueError, match="voxel_size"):
         nerve_slices([], voxel_size=-1)
+
+
+# -- perpendicular measurement and the phantom family -------------------------------------------
+
+@pytest.mark.parametrize("tilt", [0, 25, 45, 60])
+@pytest.mark.parametrize("voxel_size", [1.0, (2.0, 0.5, 0.5)])
+def test_diameters_are_perpendicular_to_the_centre_line(tilt, voxel_size):
+    """Slices through a straight tilted nerve of known cross-section (exact polygons)."""
+    vs = np.broadcast_to(np.asarray(voxel_size, float), (3,))
+    theta, azimuth = np.deg2rad(tilt), np.deg2rad(30)
+    u = np.array([np.sin(azimuth), np.cos(azimuth)])          # tilt direction in (y, x)
+    v = np.array([-u[1], u[0]])
+    n, phi = 40, 2 * np.pi * np.arange(256) / 256
+    slices = []
+    for r in (4.0, 7.0):                                          # axon and fibre radii (µm)
+        # the perpendicular circle stretched by 1 / cos(tilt) along u, in µm, then in pixels
+        ring = (r / np.cos(theta)) * np.cos(phi)[:, None] * u + r * np.sin(phi)[:, None] * v
+        path = np.arange(n)[:, None] * vs[0] * np.tan(theta) * u          # (n, 2) µm
+        slices.append((path[:, None] + ring[None] + 50) / vs[1:])
+    track = NerveTrack(range(n), *slices)
+    table = nerve_slices([track], voxel_size=tuple(vs))
+    np.testing.assert_allclose(table.axon_diameter, 8.0, rtol=1e-3)
+    np.testing.assert_allclose(table.fibre_diameter, 14.0, rtol=1e-3)
+    np.testing.assert_allclose(table.myelin_thickness, 3.0, rtol=2e-3)
+    np.testing.assert_allclose(table.g_ratio, 8 / 14, rtol=1e-3)
+    np.testing.assert_allclose(table.eccentricity, 0.0, atol=0.05)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nerve_family_truth_is_consistent(seed):
+    volume, truth = nerve_family(seed, (16, 64, 64))
+    again, _ = nerve_family(seed, (16, 64, 64))
+    np.testing.assert_array_equal(volume, again)
+    assert volume.shape == (16, 64, 64) and volume.dtype == np.float32
+    assert 0 <= truth["tilt"] <= 45
+    assert np.linalg.norm(truth["direction"]) == pytest.approx(1)
+    assert ((truth["g_ratio"] >= 0.5 - 1e-9) & (truth["g_ratio"] <= 0.7 + 1e-9)).all()
+    np.testing.assert_allclose(truth["myelin_thickness"],
+                               (truth["fibre_diameter"] - truth["axon_diameter"]) / 2)
+    labels = truth["labels"]
+    for i, closed in enumerate(truth["closed"]):
+        inside = labels == i + 1
+        assert not (closed & truth["node"][i]).any()
+        for z in np.flatnonzero(closed):
+            assert inside[z].any() and not inside[z][[0, -1]].any() \
+                and not inside[z][:, [0, -1]].any()
+
+
+def test_nerve_family_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        nerve_family(0, (4, 64, 64))
+    with pytest.raises(ValueError, match="tilt"):
+        nerve_family(0, tilt=(30, 10))
+    with pytest.raises(ValueError, match="tilt"):
+        nerve_family(0, tilt=95)
+    with pytest.raises(ValueError, match="n_nerves"):
+        nerve_family(0, n_nerves=(3, 1))
+
+
+def _match(tracks, truth):
+    """Truth nerve of each track (-1: none): the axis passes within the axon radius of the
+    track's axon centroid in most of its slices."""
+    out = []
+    for t in tracks:
+        centre = t.inner.mean(axis=1)
+        hits = [(np.linalg.norm(centre - truth["centre"][i, t.z], axis=-1)
+                 < truth["axon_diameter"][i] / 2).sum() for i in range(len(truth["g_ratio"]))]
+        out.append(int(np.argmax(hits)) if hits and max(hits) > len(t) / 2 else -1)
+    return np.array(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_family_tracked_and_measured_perpendicular(seed):
+    """Across the family (tilt 0-45 degrees, ellipses, twist, touching nerves, nodes,
+    look-alikes, border): closed rings are tracked, no track is a look-alike, and the axon
+    diameter and g-ratio of every nerve without a node of Ranvier and with enough measured
+    slices are within 5 % and 10 % of the truth (slices cut a tilted node obliquely, over
+    many slices, so a nerve with a node is measured less well: docs/accuracy.md)."""
+    volume, truth = nerve_family(seed, (24, 80, 80))
+    tracks = track_nerves(volume)
+    owner = _match(tracks, truth)
+    assert (owner >= 0).all()
+    tracked = np.zeros_like(truth["closed"])
+    for t, i in zip(tracks, owner):
+        tracked[i, t.z] = True
+    assert (tracked & truth["closed"]).sum() >= 0.9 * truth["closed"].sum()
+    table = nerve_table(tracks)
+    for k, (t, i) in enumerate(zip(tracks, owner)):
+        if (~t.lost & ~t.cut).sum() >= 8 and not truth["node"][i].any():
+            assert table.axon_diameter[k] == pytest.approx(truth["axon_diameter"][i], rel=0.05)
+            assert table.g_ratio[k] == pytest.approx(truth["g_ratio"][i], rel=0.1)

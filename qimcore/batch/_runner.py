@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pandas as pd
 
 from .. import _validate
 from ._grid import OUTPUT_PARAMETER, notebook_parameters, plan_runs, read_grid
+from ._lock import locked
 from ._tables import atomic_write_table
 
 SUMMARY = "summary.csv"
@@ -39,6 +42,12 @@ def run_batch(notebook: str | PathLike, grid: str | PathLike, output: str | Path
     ``run.json`` (parameters, status, timing). A run that raises is kept in
     ``output/<run_id>.failed/`` with its error and does not stop the others. Running the
     same command again skips finished runs and retries failed or interrupted ones.
+
+    One sweep at a time works in ``output``: it holds a lock (``output/.qimcore-batch.lock``,
+    dropped by the operating system when the sweep ends in any way, also when killed), and a
+    second sweep on the same folder is refused at once. Workers and their kernels end with the
+    sweep, also when it is killed with SIGKILL (Linux: the parent-death signal; elsewhere each
+    worker watches its parent). Each attempt of a run has its own staging folder.
 
     After every run ``output/summary.csv`` is rewritten atomically (temp file + rename): one
     row per run of the grid with ``run_id``, ``status`` (``done``, ``failed`` or
@@ -66,13 +75,16 @@ def run_batch(notebook: str | PathLike, grid: str | PathLike, output: str | Path
     Returns
     -------
     pandas.DataFrame
-        The summary table.
+        The summary table; its ``attrs`` hold the counts of this sweep: ``done``, ``failed``,
+        ``skipped`` (finished before) and ``path`` (of ``summary.csv``).
 
     Raises
     ------
     ValueError
         Before anything runs: missing notebook, unreadable grid, a grid key that is not a
         parameter of the notebook, or a finished run whose parameters differ from the grid's.
+    BlockingIOError
+        When another sweep is running on ``output``.
 
     Examples
     --------
@@ -86,26 +98,37 @@ def run_batch(notebook: str | PathLike, grid: str | PathLike, output: str | Path
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise ValueError(f"output must be a folder, got the file {str(output)!r}")
-    records = {run_id: _finished(output / run_id, params) for run_id, params in runs}
+    for run_id, params in runs:  # a changed grid is refused before anything is written
+        _finished(output / run_id, params)
     output.mkdir(parents=True, exist_ok=True)
+    with locked(output):
+        return _sweep(notebook, runs, output, OUTPUT_PARAMETER in parameters, workers,
+                      kernel_name, table_format, progress)
+
+
+def _sweep(notebook: Path, runs: list, output: Path, has_output: bool, workers: int,
+           kernel_name: str | None, table_format: str, progress: bool) -> pd.DataFrame:
+    """Execute the unfinished ``runs`` while this process holds the lock on ``output``."""
+    records = {run_id: _finished(output / run_id, params) for run_id, params in runs}
     staging_root = output / _STAGING
+    shutil.rmtree(staging_root, ignore_errors=True)  # leftovers of a killed sweep
     todo = deque((run_id, params) for run_id, params in runs if records[run_id] is None)
+    skipped = len(runs) - len(todo)
     for run_id, _ in runs:
         if records[run_id] is None and (output / f"{run_id}{_FAILED}").is_dir():
             records[run_id] = _read_record(output / f"{run_id}{_FAILED}")
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="runs", unit="run",
-               disable=not progress)
+    bar = tqdm(total=len(runs), initial=skipped, desc="runs", unit="run", disable=not progress)
     running: dict[str, tuple[subprocess.Popen, Path, dict[str, Any], float]] = {}
     try:
         while todo or running:
             while todo and len(running) < workers:
                 run_id, params = todo.popleft()
-                running[run_id] = _start(notebook, staging_root / run_id, params,
-                                         OUTPUT_PARAMETER in parameters, kernel_name) + (
-                    params, time.time())
+                staging = staging_root / f"{run_id}.{os.getpid()}-{secrets.token_hex(4)}"
+                running[run_id] = _start(notebook, staging, params, has_output,
+                                         kernel_name) + (params, time.time())
             for run_id in [r for r, (proc, *_) in running.items() if proc.poll() is not None]:
                 proc, staging, params, started = running.pop(run_id)
                 records[run_id] = _finish(output, run_id, staging, params, started,
@@ -116,23 +139,25 @@ def run_batch(notebook: str | PathLike, grid: str | PathLike, output: str | Path
     finally:
         bar.close()
         _stop([proc for proc, *_ in running.values()])
-        if staging_root.is_dir() and not any(staging_root.iterdir()):
-            staging_root.rmdir()
+        shutil.rmtree(staging_root, ignore_errors=True)
     _write_summary(output, runs, records)
     _merge_tables(output, runs, records, table_format)
-    return pd.read_csv(output / SUMMARY)
+    summary = pd.read_csv(output / SUMMARY)
+    statuses = summary["status"].tolist()
+    summary.attrs.update(done=statuses.count("done") - skipped, failed=statuses.count("failed"),
+                         skipped=skipped, path=str(output / SUMMARY))
+    return summary
 
 
 def _start(notebook: Path, staging: Path, params: dict[str, Any], has_output: bool,
            kernel_name: str | None) -> tuple[subprocess.Popen, Path]:
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     params = dict(params)
     if has_output:
         params[OUTPUT_PARAMETER] = str(staging.resolve())
     spec = {"notebook": str(notebook), "output_notebook": str(staging / notebook.name),
             "parameters": params, "kernel_name": kernel_name,
-            "error_file": str(staging / "error.txt")}
+            "error_file": str(staging / "error.txt"), "parent": os.getpid()}
     (staging / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     with (staging / "log.txt").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "qimcore.batch._worker",

@@ -41,6 +41,8 @@ def _sha256(path: Path) -> str:
 
 
 def _check_name(name: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, one of {sorted(SAMPLES)}, got {name!r}")
     if name not in SAMPLES:
         raise ValueError(f"name must be one of {sorted(SAMPLES)}, got {name!r}")
 

@@ -20,16 +20,19 @@ def _check_tracks(tracks: Any) -> list[np.ndarray]:
             raise ValueError(f"tracks[{i}] must be an (n, 3) array with n >= 2, got {arr.shape}")
         if not np.isfinite(arr).all():
             raise ValueError(f"tracks[{i}] contains NaN or inf")
+        if not np.any(arr != arr[0]):
+            raise ValueError(f"tracks[{i}] has zero length: all its points are {arr[0]}")
         out.append(arr)
     return out
 
 
 def _frame(w: np.ndarray) -> np.ndarray:
-    """Orthonormal rows (w, u, v) with w the given direction."""
-    helper = np.eye(3)[np.argmin(np.abs(w))]
+    """Orthonormal rows (w, u, v) with w the given unit direction; ``(..., 3)`` directions
+    give ``(..., 3, 3)`` frames."""
+    helper = np.eye(3)[np.argmin(np.abs(w), axis=-1)]
     u = np.cross(w, helper)
-    u /= np.linalg.norm(u)
-    return np.stack([w, u, np.cross(w, u)])
+    u /= np.linalg.norm(u, axis=-1, keepdims=True)
+    return np.stack([w, u, np.cross(w, u)], axis=-2)
 
 
 def _unit_direction(pts: np.ndarray) -> np.ndarray:
@@ -56,18 +59,19 @@ def _facing_ends(tracks: list[np.ndarray], max_gap: float, max_offset: float,
                  max_angle: float) -> list[tuple[tuple[int, int, float], tuple]]:
     """Pairs of track ends facing each other, one-to-one by optimal assignment on the gap.
 
-    Ends are numbered ``2 * track`` (first point) and ``2 * track + 1`` (last point). Returns
+    Each end's direction is the principal direction of the track's half ending there. Ends
+    are numbered ``2 * track`` (first point) and ``2 * track + 1`` (last point). Returns
     ``((end_i, end_j, gap), (point_i, point_j))`` per pair.
     """
     ends, dirs, ids = [], [], []
     for i, pts in enumerate(tracks):
-        k = min(len(pts), max(2, len(pts) // 3))
+        k = min(len(pts), max(2, len(pts) // 2))
         for e, seg in enumerate((pts[:k][::-1], pts[-k:])):
             d = seg[-1] - seg[0]
-            nd = np.linalg.norm(d)
-            if nd > 0:
+            if np.linalg.norm(d) > 0:  # principal direction of the end half, pointing out
+                v = _unit_direction(seg)
                 ends.append(seg[-1])
-                dirs.append(d / nd)
+                dirs.append(v if v @ d >= 0 else -v)
                 ids.append(2 * i + e)
     if len(ends) < 2:
         return []

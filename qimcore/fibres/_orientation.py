@@ -1,9 +1,7 @@
 """Structure-tensor fibre orientation, float32 numba kernels, numpy or chunked dask.
 
-Every Gaussian (derivative) filter is separable and applied as 1D correlations with
-``mode="nearest"`` (clamped indices), as :func:`scipy.ndimage.gaussian_filter1d` does, using the
-(anti)symmetry of the kernel. Lines along x are padded in a small buffer; passes along y and z
-combine whole x-rows, so every inner loop runs over contiguous memory and vectorises.
+The gradients use the separable filters of :mod:`qimcore._filters`; the 6 gradient products are
+smoothed with the same line filters, fused with a per-voxel eigen solver.
 """
 
 from __future__ import annotations
@@ -14,88 +12,14 @@ from typing import Any
 import dask.array as da
 import numpy as np
 from numba import njit, prange
-from scipy import ndimage as ndi
 
 from .. import _chunk, _validate
+from .._filters import _filter_buf, _filter_lines, _locked, _separable, _taps, _u
 
 _PAIRS = np.array([[0, 0], [1, 1], [2, 2], [0, 1], [0, 2], [1, 2]], np.int64)
 _INV_SQRT3 = 1 / math.sqrt(3)
 _EPS32 = float(np.finfo(np.float32).eps)
 _TINY32 = float(np.finfo(np.float32).tiny)
-
-
-def _taps(sigma: float, order: int, truncate: float) -> np.ndarray:
-    """float32 weights ``w`` of scipy's 1D Gaussian filter: ``out[i] = sum_k w[k] in[i + k - r]``."""
-    radius = int(truncate * sigma + 0.5)
-    impulse = np.zeros(2 * radius + 1)
-    impulse[radius] = 1
-    weights = ndi.gaussian_filter1d(impulse, sigma, order=order, truncate=truncate,
-                                    mode="constant")[::-1]
-    return weights.astype(np.float32)
-
-
-# Index arithmetic in the inner loops is unsigned: numba then skips the negative-index
-# wrap-around, and the loops vectorise with contiguous loads instead of gathers.
-_u = np.uint64
-
-
-@njit(cache=True)
-def _filter_lines(src, s0, stride, n, i, w, odd, dst, d0, nx):  # pragma: no cover
-    """``dst[d0:d0 + nx]`` = line ``i`` of the ``n`` lines ``src[s0 + j * stride:][:nx]``,
-    filtered by ``w`` across lines (clamped)."""
-    r = w.shape[0] // 2
-    c, d, nu = _u(s0 + i * stride), _u(d0), _u(nx)
-    wc = w[r]
-    for x in range(nu):
-        dst[d + x] = wc * src[c + x]
-    for k in range(r):
-        a = _u(s0 + max(i - r + k, 0) * stride)
-        b = _u(s0 + min(i + r - k, n - 1) * stride)
-        wk = w[k]
-        if odd:
-            for x in range(nu):
-                dst[d + x] += wk * (src[a + x] - src[b + x])
-        else:
-            for x in range(nu):
-                dst[d + x] += wk * (src[a + x] + src[b + x])
-
-
-@njit(cache=True)
-def _filter_buf(buf, w, odd, dst, d0):  # pragma: no cover
-    """``dst[d0:d0 + n] = w (*) line`` for the line in ``buf[r:r + n]``; pads ``buf``'s ends."""
-    r = w.shape[0] // 2
-    n = buf.shape[0] - 2 * r
-    for x in range(r):
-        buf[x] = buf[r]
-        buf[r + n + x] = buf[r + n - 1]
-    _filter_lines(buf, 0, 1, buf.shape[0], r, w, odd, dst, d0, n)  # the shifted copies
-
-
-@njit(parallel=True, cache=True)
-def _xy_kernel(vol, nz, ny, nx, wy, odd_y, wx, odd_x, out):  # pragma: no cover
-    """Filter every z-plane of the flat C-order volume along x, then y, into ``out`` (one
-    plane per thread)."""
-    rx = wx.shape[0] // 2
-    for z in prange(nz):
-        zi = np.int64(z) * ny * nx
-        plane = np.empty(ny * nx, np.float32)
-        buf = np.empty(nx + 2 * rx, np.float32)
-        for y in range(ny):
-            row = _u(zi + y * nx)
-            for x in range(_u(nx)):
-                buf[_u(rx) + x] = vol[row + x]
-            _filter_buf(buf, wx, odd_x, plane, y * nx)
-        for y in range(ny):
-            _filter_lines(plane, 0, nx, ny, y, wy, odd_y, out, zi + y * nx, nx)
-
-
-@njit(parallel=True, cache=True)
-def _z_kernel(vol, nz, ny, nx, w, odd, out):  # pragma: no cover
-    """Filter along z into ``out``; one y per thread, z innermost so the lines stay in cache."""
-    for y in prange(ny):
-        yi = np.int64(y) * nx
-        for z in range(nz):
-            _filter_lines(vol, yi, ny * nx, nz, z, w, odd, out, z * ny * nx + yi, nx)
 
 
 @njit(parallel=True, cache=True)
@@ -183,34 +107,6 @@ def _z_eigen_kernel(t, nz, ny, nx, w, out):  # pragma: no cover
                 out[_u(2 * size) + o + x] = v2
 
 
-def _locked(kernel, *args) -> None:
-    with _chunk.KERNEL_LOCK:
-        kernel(*args)
-
-
-def _separable(vol: np.ndarray, sigma: tuple[float, ...], order: tuple[int, ...],
-               truncate: float, out: np.ndarray, tmp: np.ndarray) -> None:
-    """float32 ``ndi.gaussian_filter(vol, sigma, order, mode="nearest")`` of a C-contiguous
-    float32 volume into the flat ``out``; ``tmp`` is flat scratch of the same size.
-
-    Large arrays are allocated by numpy (which asks for huge pages), not inside the kernels.
-    """
-    taps = [_taps(s, o, truncate) for s, o in zip(sigma, order, strict=True)]
-    odd = [o % 2 == 1 for o in order]
-    _locked(_xy_kernel, vol.ravel(), *vol.shape, taps[1], odd[1], taps[2], odd[2], tmp)
-    _locked(_z_kernel, tmp, *vol.shape, taps[0], odd[0], out)
-
-
-def _gaussian(vol: np.ndarray, sigma: float | tuple[float, float, float],
-              order: tuple[int, int, int] = (0, 0, 0), truncate: float = 4.0) -> np.ndarray:
-    """float32 ``ndi.gaussian_filter(vol, sigma, order, mode="nearest")``."""
-    sig = (float(sigma),) * 3 if np.isscalar(sigma) else tuple(map(float, sigma))
-    vol = np.ascontiguousarray(vol, dtype=np.float32)
-    out = np.empty(vol.shape, np.float32)
-    _separable(vol, sig, tuple(order), truncate, out.ravel(), np.empty(vol.size, np.float32))
-    return out
-
-
 def _orientation_np(volume: np.ndarray, sigma: float, rho: float, truncate: float
                     ) -> np.ndarray:
     vol = np.ascontiguousarray(volume, dtype=np.float32)
@@ -275,6 +171,8 @@ def orientation(volume: Any, sigma: float, rho: float, *, truncate: float = 4.0
     sigma = _validate.positive(sigma, "sigma")
     rho = _validate.positive(rho, "rho")
     truncate = _validate.positive(truncate, "truncate")
+    _validate.in_range(sigma, "sigma", 0, max(volume.shape), low_open=True)  # no endless
+    _validate.in_range(rho, "rho", 0, max(volume.shape), low_open=True)  # filter of a blur
     kwargs = {"sigma": float(sigma), "rho": float(rho), "truncate": float(truncate)}
     depth = _chunk.gaussian_depth(sigma, rho, truncate=truncate)
     return _chunk.apply(_orientation_np, volume, depth=depth, n_new=3, **kwargs)

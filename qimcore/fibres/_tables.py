@@ -11,7 +11,8 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from .. import _units, _validate
-from ._geometry import _check_tracks, _chord, _facing_ends, _frame, _unit_direction
+from ._diameter import _fit_radii, _fit_radius
+from ._geometry import _check_tracks, _chord, _frame, _unit_direction
 
 _ROW_VALUES = ("length", "theta", "phi", "touches_border", "straightness", "curvature",
                "in_volume_extent", "n_points")
@@ -31,8 +32,8 @@ def fibre_table(tracks: Any, voxel_size: Any = 1.0, shape: Any = None, *,
     shape : tuple of int, optional
         Volume shape; needed for ``touches_border`` and ``in_volume_extent`` (else NA / NaN).
     volume : (Z, Y, X) array_like, optional
-        Grey-value volume to measure each diameter: the full width at half depth of the mean
-        radial intensity profile around the track (perpendicular to it).
+        Grey-value volume to measure each diameter: a blurred disc fitted to the mean radial
+        intensity profile around the track (perpendicular to it).
     diameter : float or (n_tracks,) array_like, optional
         Known diameter(s) in micrometres, used when ``volume`` is None (else NaN).
     bright : bool, optional
@@ -120,10 +121,10 @@ def _diameters(tracks: list[np.ndarray], volume: Any, vs: np.ndarray, *, bright:
                ) -> np.ndarray:
     """Diameter of each track (µm) from its mean radial cross-section profile.
 
-    The profile ``I(rho)`` is averaged over up to 24 centre points and 12 angles in the plane
-    perpendicular to the track; the radius is where it first falls half-way from ``I(0)`` to its
-    minimum within ``reach`` (1.2 times the median distance to the nearest other track, at most
-    20 voxels), by linear interpolation.
+    The profile is averaged over up to 24 centre points and 16 angles in the plane
+    perpendicular to the track, out to ``reach`` (1.2 times the median distance to the nearest
+    other track, at most 20 voxels). The mean of all profiles is fitted with a blurred disc
+    (as in :func:`estimate_diameter`); each track's radius is then fitted with that blur.
     """
     vol = np.asarray(_validate.array(volume, "volume", ndim=3), np.float32)
     if not bright:
@@ -142,74 +143,21 @@ def _diameters(tracks: list[np.ndarray], volume: Any, vs: np.ndarray, *, bright:
         near = np.where(other, dist, np.inf).min(1)
         if np.isfinite(near).any():
             reach = min(reach, 1.2 * float(np.median(near[np.isfinite(near)])))
-    radii = np.arange(0, reach, 0.5 * float(vs.min()))
-    ang = np.linspace(0, 2 * np.pi, 12, endpoint=False)
-    for i, pts in enumerate(tracks):
+    radii = np.arange(0, reach, 0.25 * float(vs.min()))
+    profiles = []
+    for pts in tracks:  # profiles in voxel coordinates of points spaced in µm
         phys = pts[:: max(1, len(pts) // 24)] * vs
-        frame = _frame(_unit_direction(pts * vs))
-        ring = np.cos(ang)[:, None] * frame[1] + np.sin(ang)[:, None] * frame[2]  # (A, 3)
-        where = phys[:, None, None] + radii[None, :, None, None] * ring[None, None]  # P,R,A,3
+        w = _unit_direction(pts * vs)
+        frame = _frame(w)
+        ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        ring = np.cos(ang)[:, None] * frame[1] + np.sin(ang)[:, None] * frame[2]
+        where = phys[:, None, None] + radii[None, :, None, None] * ring[None, None]
         prof = ndi.map_coordinates(vol, (where / vs).reshape(-1, 3).T, order=1, mode="nearest")
-        prof = prof.reshape(where.shape[:3]).mean(axis=(0, 2))
-        half = (prof[0] + prof.min()) / 2
-        below = np.flatnonzero(prof < half)
-        if len(below) == 0 or below[0] == 0:
-            continue
-        j = below[0]
-        frac = (prof[j - 1] - half) / (prof[j - 1] - prof[j])
-        out[i] = 2 * (radii[j - 1] + frac * (radii[j] - radii[j - 1]))
+        profiles.append(prof.reshape(where.shape[:3]).mean(axis=(0, 2)))
+    radius, blur, end = _fit_radius(radii, np.mean(profiles, 0), reach)
+    if np.isfinite(radius):
+        out[:] = 2 * _fit_radii(radii, np.asarray(profiles), radius, blur, end)
     return out
-
-
-def find_breaks(tracks: Any, *, voxel_size: Any = 1.0, max_gap: float = 25.0,
-                max_offset: float = 3.0, max_angle: float = 20.0) -> pd.DataFrame:
-    """Pairs of track ends that face each other along a common line: fibre breaks.
-
-    An end ``a`` of track ``A`` and an end ``b`` of track ``B`` form a break when ``b`` lies
-    ahead of ``a`` along ``A``'s end direction at most ``max_gap`` away, off ``A``'s and
-    ``B``'s lines by at most ``max_offset``, and the two end directions are anti-parallel
-    within ``max_angle``. Each end joins at most one break (optimal assignment on the gap).
-
-    Parameters
-    ----------
-    tracks : list of (n_i, 3) array_like
-        Centre points ``(z, y, x)`` in voxels.
-    voxel_size : float or (3,) tuple, optional
-        Voxel size in micrometres; distances below are in micrometres.
-    max_gap : float, optional
-        Longest gap between the two ends.
-    max_offset : float, optional
-        Largest distance of an end from the other track's line.
-    max_angle : float, optional
-        Largest angle (degrees) between the two tracks.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``track_a``, ``track_b`` (indices into ``tracks``), ``z``, ``y``, ``x`` (µm, midpoint
-        of the gap) and ``gap`` (µm).
-
-    Examples
-    --------
-    >>> a = np.column_stack([np.arange(10.0), np.zeros(10), np.zeros(10)])
-    >>> breaks = find_breaks([a, a + [16, 0.5, 0]])
-    >>> breaks[["track_a", "track_b", "z", "gap"]].round(1).values.tolist()
-    [[0.0, 1.0, 12.5, 7.0]]
-    """
-    trs = _check_tracks(tracks)
-    vs = np.asarray(_units.voxel_size(voxel_size, 3))
-    for name, val in (("max_gap", max_gap), ("max_offset", max_offset),
-                      ("max_angle", max_angle)):
-        _validate.positive(val, name)
-    cols = {"track_a": np.int64, "track_b": np.int64, "z": float, "y": float, "x": float,
-            "gap": float}
-    rows = []
-    for (i, j, gap), (pi, pj) in _facing_ends([t * vs for t in trs], max_gap, max_offset,
-                                              max_angle):
-        a, b = sorted((i // 2, j // 2))
-        rows.append((a, b, *((pi + pj) / 2), gap))
-    df = pd.DataFrame(rows, columns=list(cols))
-    return df.astype(cols).sort_values(["track_a", "track_b"], ignore_index=True)
 
 
 def fibre_summary(table: pd.DataFrame, shape: Any, voxel_size: Any = 1.0, *,

@@ -12,66 +12,10 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from .. import _validate
+from .._filters import gaussian
+from ._diameter import estimate_diameter
 from ._geometry import _facing_ends, _frame, _join
-from ._orientation import _gaussian, _orientation_np
-
-
-def estimate_diameter(volume: Any, *, bright: bool = True, scales: Any = None,
-                      max_size: int = 96) -> float:
-    """Estimate the typical fibre diameter (voxels) by scale-normalised Laplacian of Gaussian.
-
-    For a cylinder of radius ``r`` the scale-normalised LoG at its axis peaks at
-    ``sigma = r / sqrt(2)`` in any orientation. The scale that maximises the upper-quantile
-    response over a central crop of at most ``max_size`` voxels per axis is refined by a
-    parabola and returned as ``2 * sqrt(2) * sigma``.
-
-    Parameters
-    ----------
-    volume : (Z, Y, X) array_like
-        Grey-value volume, fibres brighter than the matrix unless ``bright=False``.
-    bright : bool, optional
-        Fibres are bright (True) or dark.
-    scales : sequence of float, optional
-        Candidate sigmas in voxels (default 1 to 8 in steps of 2**0.25).
-    max_size : int, optional
-        Crop size per axis.
-
-    Returns
-    -------
-    float
-        Diameter in voxels.
-
-    Examples
-    --------
-    >>> from qimcore.data.synthetic import fibre_phantom
-    >>> volume, truth = fibre_phantom((40, 40, 40), diameter=6.0, random_state=0)
-    >>> bool(abs(estimate_diameter(volume) - 6.0) < 1.0)
-    True
-    """
-    volume = _validate.array(volume, "volume", ndim=3, allow_dask=True)
-    sl = tuple(slice(max(0, (n - max_size) // 2), max(0, (n - max_size) // 2) + max_size)
-               for n in volume.shape)
-    crop = np.asarray(volume[sl], dtype=np.float32)
-    if not bright:
-        crop = -crop
-    scales = 2.0 ** np.arange(0, 3.01, 0.25) if scales is None else np.asarray(scales, float)
-    resp = []
-    for s in scales:
-        log = -(s * s) * ndi.gaussian_laplace(crop, s, mode="nearest")
-        m = int(math.ceil(2 * s))
-        inner = log[m:-m or None, m:-m or None, m:-m or None] if min(crop.shape) > 4 * m else log
-        resp.append(np.quantile(inner, 0.95))
-    resp = np.asarray(resp)
-    k = int(np.argmax(resp))
-    log_s = np.log(scales)
-    if 0 < k < len(scales) - 1:
-        y0, y1, y2 = resp[k - 1:k + 2]
-        den = y0 - 2 * y1 + y2
-        shift = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-        best = math.exp(log_s[k] + shift * (log_s[k + 1] - log_s[k]))
-    else:
-        best = float(scales[k])
-    return float(2 * math.sqrt(2) * best)
+from ._orientation import _orientation_np
 
 
 def _direction_groups(directions: np.ndarray, *, max_groups: int, min_angle: float,
@@ -114,8 +58,8 @@ def _detect_centres(rot: np.ndarray, diameter: float
     """
     s = diameter / (2 * math.sqrt(2))
     st = max(1.0, diameter / 4)
-    resp = _gaussian(rot, (st, s, s), (0, 2, 0))
-    resp += _gaussian(rot, (st, s, s), (0, 0, 2))
+    resp = gaussian(rot, (st, s, s), (0, 2, 0))
+    resp += gaussian(rot, (st, s, s), (0, 0, 2))
     np.negative(resp, out=resp)
     size = max(3, int(round(diameter * 0.6)) | 1)
     peaks = (resp == ndi.maximum_filter(resp, size=(1, size, size), mode="constant",
@@ -192,7 +136,8 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
                  max_groups: int = 3, min_group_angle: float = 25.0, min_length: float | None = None,
                  max_gap: int | None = None, max_step: float | None = None,
                  threshold: float = 0.25, bright: bool = True, momentum: float = 0.7,
-                 random_state: int | None = 0, progress: bool = False) -> list[np.ndarray]:
+                 random_state: int | None = 0, progress: bool = False,
+                 orientation: Any = None) -> list[np.ndarray]:
     """Track fibres running in any direction, including several plies in one volume.
 
     1. The structure-tensor direction (:func:`orientation`, ``sigma = d/4``, ``rho = d``) is
@@ -238,6 +183,9 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
         Seed of the k-means clustering.
     progress : bool, optional
         Show a progress bar while linking.
+    orientation : (3, Z, Y, X) array_like, optional
+        A fibre direction field from :func:`orientation` computed on ``volume`` (any scales),
+        used instead of computing one with ``sigma = d/4``, ``rho = d``.
 
     Returns
     -------
@@ -249,7 +197,8 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     TypeError
         If ``volume`` is a dask array.
     ValueError
-        If ``volume`` is not 3D or not finite, or ``fibre_diameter`` is not > 0.
+        If ``volume`` is not 3D or not finite, ``fibre_diameter`` is not > 0, or
+        ``orientation`` is not a ``(3,) + volume.shape`` field.
 
     See Also
     --------
@@ -267,6 +216,18 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
         raise TypeError("volume must be a numpy array for track_fibres; load a crop with "
                         "np.asarray(volume[...]) first")
     volume = _validate.array(volume, "volume", ndim=3)
+    if orientation is not None:
+        orientation = np.asarray(orientation, np.float32)
+        if orientation.shape != (3,) + volume.shape:
+            raise ValueError(f"orientation must have shape {(3,) + volume.shape}, got "
+                             f"{orientation.shape}")
+    _validate.in_range(threshold, "threshold", 0)
+    if max_gap is not None:
+        _validate.in_range(max_gap, "max_gap", 0, integer=True)
+    if fibre_diameter is not None:
+        _validate.in_range(fibre_diameter, "fibre_diameter", 0, min(volume.shape), low_open=True)
+    _validate.min_shape(volume, "volume", (2, 4, 4))
+    _validate.varying(volume, "volume")
     if fibre_diameter is None:
         fibre_diameter = estimate_diameter(volume, bright=bright)
     d = float(_validate.positive(fibre_diameter, "fibre_diameter"))
@@ -283,14 +244,14 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     vol = (vol - vol.mean()) / max(float(vol.std()), 1e-12)
 
     # 1. ply directions and a smooth group map
-    vec = _orientation_np(vol, max(0.5, d / 4), d, 4.0)
+    vec = _orientation_np(vol, max(0.5, d / 4), d, 4.0) if orientation is None else orientation
     rng = np.random.default_rng(random_state)
     flat = vec.reshape(3, -1)
     sample = flat[:, rng.choice(flat.shape[1], min(flat.shape[1], 8000), replace=False)].T
     groups = _direction_groups(sample, max_groups=max_groups, min_angle=min_group_angle,
                                min_fraction=0.05, random_state=random_state)
     if len(groups) > 1:
-        score = np.stack([_gaussian(np.abs(np.tensordot(g, vec, 1)), d) for g in groups])
+        score = np.stack([gaussian(np.abs(np.tensordot(g, vec, 1)), d) for g in groups])
         label = np.argmax(score, 0)
     else:
         label = np.zeros(vol.shape, np.intp)

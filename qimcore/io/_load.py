@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from . import _atomic
 from ._common import TARGET, as_path, check_ndim, existing, natural_key, rechunk, suffix
 
 _SLICE_EXT = (".tif", ".tiff", ".png")
@@ -92,7 +94,9 @@ def load(path: str | os.PathLike | Sequence[str | os.PathLike], chunks: Any = "a
             raise ValueError(f"give the HDF5 dataset either in path ('::') or as dataset, "
                              f"not both: path={text!r}, dataset={dataset!r}")
         text, dataset = text.split("::", 1)
-    p = existing(Path(text))
+    p = Path(text)
+    _recover(p)  # finish a killed save: restore a volume it left aside, remove its leftovers
+    p = existing(p)
     ext = suffix(p)
     if ext not in _RAW_EXT and (shape is not None or dtype is not None or offset):
         raise ValueError(f"shape, dtype and offset apply to raw files only; got path {text!r}")
@@ -123,7 +127,16 @@ def load(path: str | os.PathLike | Sequence[str | os.PathLike], chunks: Any = "a
                          ".tiff, .zarr, .ome.zarr, .h5, .hdf5, .npy, .raw, .vol, .nii, .nii.gz, "
                          ".dcm and folders of slices")
     check_ndim(arr.shape, f"path {text!r}")
+    if 0 in arr.shape:
+        raise ValueError(f"path {text!r} holds an empty array of shape {arr.shape}")
     return rechunk(arr, chunks)
+
+
+def _recover(p: Path) -> None:
+    try:
+        _atomic.recover(p)
+    except OSError:  # a read-only folder: nothing to restore from here
+        pass
 
 
 # --- TIFF and slice stacks -------------------------------------------------------------------
@@ -143,7 +156,11 @@ def _tiff_header(p: Path) -> tuple[tuple[int, ...], np.dtype, int]:
 def _read_tiff(p: str, key: Any) -> np.ndarray:
     import tifffile
 
-    return tifffile.imread(p, key=key, series=0)
+    try:
+        return tifffile.imread(p, key=key, series=0)
+    except Exception as err:  # truncated or corrupt pages raise many error types
+        raise ValueError(f"path {p!r} is not a readable TIFF file (truncated or corrupt?): "
+                         f"{type(err).__name__}: {err}") from err
 
 
 def _tiff(p: Path) -> da.Array:
@@ -236,7 +253,7 @@ def _zarr(p: Path, level: int) -> da.Array:
         if level != 0:
             raise ValueError(f"level={level!r} needs an OME-Zarr multiscale group, "
                              f"but path {str(p)!r} is a plain array")
-        return da.from_zarr(node)
+        return _from_zarr(node, p, p, _atomic.is_complete(p))
     scales = _multiscales(dict(node.attrs))
     if not scales:
         arrays = sorted(name for name, _ in node.arrays())
@@ -247,7 +264,58 @@ def _zarr(p: Path, level: int) -> da.Array:
             or not 0 <= level < len(levels):
         raise ValueError(f"level must be an int in [0, {len(levels) - 1}] for {str(p)!r}, "
                          f"got {level!r}")
-    return da.from_zarr(node[levels[level]["path"]])
+    name = levels[level]["path"]
+    return _from_zarr(node[name], p, p / name, _atomic.is_complete(p))
+
+
+class _ZarrChunks:
+    """Array-like view of a zarr array whose read errors name the store."""
+
+    def __init__(self, node: Any, path: Path):
+        self.node, self.path = node, path
+        self.shape, self.dtype, self.ndim = node.shape, node.dtype, node.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return self.node[key]
+        except Exception as err:  # codecs raise many error types for a damaged chunk
+            raise ValueError(f"path {str(self.path)!r}: cannot read the chunk holding {key} "
+                             f"(corrupt chunk file?): {type(err).__name__}: {err}") from err
+
+
+def _from_zarr(node: Any, store: Path, folder: Path, complete: bool) -> da.Array:
+    """Dask array of zarr array ``node`` in ``folder``, after checking its chunk files.
+
+    A store that ``save`` marked complete must hold every chunk file: a missing one raises.
+    Other (foreign) stores may leave chunks equal to the fill value unwritten, so missing
+    chunk files only warn there.
+    """
+    missing = _missing_chunks(node, folder)
+    if missing:
+        what = (f"path {str(store)!r} is missing {len(missing)} chunk file(s) "
+                f"{missing[:5]}{' ...' if len(missing) > 5 else ''} in {str(folder)!r}")
+        if complete:
+            raise ValueError(f"{what}; it was saved complete by qimcore, so these files were "
+                             "lost (deleted or never copied); their voxels cannot be read")
+        warnings.warn(f"{what}; zarr reads them as the fill value "
+                      f"{node.metadata.fill_value!r}", UserWarning, stacklevel=4)
+    stat = folder.stat()  # a new save is a new folder: a new name, no stale dask results
+    name = f"zarr-{dask.base.tokenize(str(folder), stat.st_ino, stat.st_mtime_ns)}"
+    return da.from_array(_ZarrChunks(node, folder), chunks=node.chunks, name=name,
+                         meta=np.empty((0,) * node.ndim, node.dtype))
+
+
+def _missing_chunks(node: Any, folder: Path) -> list[str]:
+    """Chunk keys of ``node`` without a file under ``folder`` (listing only, no reads)."""
+    meta = node.metadata
+    grid = getattr(getattr(meta, "chunk_grid", None), "chunk_shape", None) or meta.chunks
+    counts = [-(-s // c) for s, c in zip(node.shape, grid)]
+    found = set()
+    for root, _, files in os.walk(folder):
+        rel = os.path.relpath(root, folder).replace(os.sep, "/")
+        found.update(f if rel == "." else f"{rel}/{f}" for f in files)
+    keys = (meta.encode_chunk_key(idx) for idx in np.ndindex(*counts))
+    return [key for key in keys if key not in found]
 
 
 def _hdf5(p: Path, dataset: str | None) -> da.Array:
@@ -273,9 +341,11 @@ def _hdf5(p: Path, dataset: str | None) -> da.Array:
 def _npy(p: Path) -> da.Array:
     try:
         mm = np.load(p, mmap_mode="r", allow_pickle=False)
-    except ValueError as err:
+    except (ValueError, EOFError, OSError) as err:
         raise ValueError(f"path {str(p)!r} is not a readable .npy file: {err}") from err
     check_ndim(mm.shape, f"path {str(p)!r}")
+    if mm.size == 0:
+        raise ValueError(f"path {str(p)!r} holds an empty array of shape {mm.shape}")
     return da.from_array(mm, chunks=(1, *mm.shape[1:]) if mm.ndim == 3 else mm.shape)
 
 

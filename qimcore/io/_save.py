@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,11 @@ import dask.array as da
 import numpy as np
 
 from .. import _units, _validate
+from . import _atomic
 from ._common import as_path, auto_chunks, suffix
 
 _AXES = ("z", "y", "x")
+_MARK = {"complete": True, "writer": "qimcore.io.save"}
 
 
 def save(array: Any, path: str | os.PathLike, chunks: Any = None, *,
@@ -27,8 +28,14 @@ def save(array: Any, path: str | os.PathLike, chunks: Any = None, *,
     OME-NGFF 0.5 multiscale group (level ``"0"`` full resolution, each further level the 2×2(×2)
     mean of the one before, until the largest axis is under 64 px; axes z/y/x in micrometre,
     scale = ``voxel_size`` × 2**level); ``.tif``/``.tiff`` and ``.npy`` write small arrays in one
-    piece. Data are written to a temporary sibling path that is renamed onto ``path`` at the end,
-    so a failed write never leaves a half-written file under ``path``.
+    piece.
+
+    Nothing is lost when a save fails or is killed at any moment: data are written to a hidden
+    temporary sibling, the old ``path`` is renamed aside, the new copy renamed in and only then
+    the old one deleted. The next save or :func:`load` of ``path`` finishes the work of a killed
+    save (restoring ``path`` when it is missing) and removes its leftovers. Every zarr chunk is
+    stored, also an empty one, and the attribute ``"qimcore": {"complete": true}`` is written
+    last, so :func:`load` can tell a complete volume from one that lost chunks.
 
     Parameters
     ----------
@@ -44,6 +51,8 @@ def save(array: Any, path: str | os.PathLike, chunks: Any = None, *,
         zarr only: compress chunks with zarr's default codec (zstd); False stores raw bytes.
     overwrite : bool
         Replace an existing ``path``; when False an existing ``path`` raises ``FileExistsError``.
+        Only a volume of the same kind is replaced: a zarr array or OME-Zarr group for
+        ``.zarr``, an OME-Zarr group for ``.ome.zarr``, a file for ``.tif``/``.npy``.
 
     Returns
     -------
@@ -57,7 +66,8 @@ def save(array: Any, path: str | os.PathLike, chunks: Any = None, *,
     TypeError
         When ``array`` is not numeric or ``path`` is not a path.
     FileExistsError
-        When ``path`` exists and ``overwrite`` is False.
+        When ``path`` exists and ``overwrite`` is False, or ``path`` is something else than a
+        volume of the kind written there (a folder of other files is never deleted).
 
     See Also
     --------
@@ -85,25 +95,55 @@ def save(array: Any, path: str | os.PathLike, chunks: Any = None, *,
     if ext not in writers:
         raise ValueError(f"path {str(target)!r} has an unknown extension {ext!r}; save writes "
                          f"{', '.join(writers)}")
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"path {str(target)!r} exists; pass overwrite=True to replace it")
+    _atomic.recover(target)
+    if target.exists() or target.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"path {str(target)!r} exists; pass overwrite=True to replace it")
+        _check_replaceable(target, ext)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        written = tmp / target.name
-        writers[ext](arr, written)
-        _remove(target)
-        os.replace(written, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _atomic.replace(target, lambda p: writers[ext](arr, p))
     return target
 
 
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p)
-    elif p.exists() or p.is_symlink():
-        p.unlink()
+def _store_kind(p: Path) -> str | None:
+    """``"array"``, ``"ome"`` or ``"group"`` for a zarr folder, None for anything else."""
+    meta = p / "zarr.json"
+    try:
+        if meta.is_file():
+            doc = json.loads(meta.read_text(encoding="utf-8"))
+            attrs = doc.get("attributes") or {}
+            kind = doc.get("node_type")
+        elif (p / ".zarray").is_file():
+            return "array"
+        elif (p / ".zgroup").is_file():
+            kind = "group"
+            attrs = json.loads((p / ".zattrs").read_text(encoding="utf-8")) \
+                if (p / ".zattrs").is_file() else {}
+        else:
+            return None
+    except (OSError, ValueError):
+        return None
+    if kind == "group" and isinstance(attrs, dict) and (
+            (attrs.get("ome") or {}).get("multiscales") or attrs.get("multiscales")):
+        return "ome"
+    return kind if kind in ("array", "group") else None
+
+
+def _check_replaceable(target: Path, ext: str) -> None:
+    """Refuse to replace anything but a store or file of the kind ``save`` writes there."""
+    if ext in (".zarr", ".ome.zarr"):
+        kinds = ("ome",) if ext == ".ome.zarr" else ("array", "ome")
+        found = _store_kind(target) if target.is_dir() else None
+        if found not in kinds:
+            what = "a folder that is not a zarr array or OME-Zarr volume" if target.is_dir() \
+                else "a file, not a zarr store"
+            raise FileExistsError(f"path {str(target)!r} exists and is {what}; save replaces "
+                                  "only a volume of the same kind; remove it yourself or "
+                                  "choose another path")
+    elif target.is_dir():
+        raise FileExistsError(f"path {str(target)!r} exists and is a folder; save replaces "
+                              f"only a {ext} file there; remove it yourself or choose another "
+                              "path")
 
 
 def _chunks(arr: Any, chunks: Any) -> tuple[int, ...]:
@@ -113,8 +153,10 @@ def _chunks(arr: Any, chunks: Any) -> tuple[int, ...]:
     if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
         chunks = (int(chunks),) * arr.ndim
     try:
+        if isinstance(chunks, str):
+            raise TypeError(chunks)
         out = tuple(int(c) for c in chunks)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise TypeError(f"chunks must be None, an int or a tuple of ints, got {chunks!r}") from err
     if len(out) != arr.ndim or any(c <= 0 for c in out):
         raise ValueError(f"chunks must be {arr.ndim} positive ints, got {chunks!r}")
@@ -128,12 +170,16 @@ def _write_zarr(arr: Any, p: Path | Any, chunks: tuple[int, ...], compressed: bo
 
     dask_arr = arr if isinstance(arr, da.Array) else da.from_array(arr, chunks=chunks)
     kwargs = {} if compressed else {"compressors": None}
+    # every chunk gets a file, also one of zeros, so that a missing file means a lost chunk
+    kwargs["config"] = {"write_empty_chunks": True}
     if name is None:
         z = zarr.create_array(store=str(p), shape=arr.shape, chunks=chunks, dtype=arr.dtype,
                               zarr_format=3, **kwargs)
     else:
         z = p.create_array(name, shape=arr.shape, chunks=chunks, dtype=arr.dtype, **kwargs)
     da.store(dask_arr.rechunk(chunks), z, lock=False)  # chunks aligned: no two tasks share one
+    if name is None:
+        z.attrs[_atomic.COMPLETE] = _MARK  # written last: the store is complete
 
 
 def _downsample(arr: da.Array) -> da.Array:
@@ -169,8 +215,9 @@ def _write_ome(arr: Any, p: Path, chunks: tuple[int, ...], compressed: bool,
         current = _downsample(da.from_zarr(group[str(level)]))  # reads the level just written
         level += 1
     axes = [{"name": a, "type": "space", "unit": "micrometer"} for a in _AXES[-arr.ndim:]]
-    group.attrs["ome"] = {"version": "0.5", "multiscales": [
-        {"name": p.name, "axes": axes, "datasets": datasets, "type": "mean"}]}
+    group.attrs.update({"ome": {"version": "0.5", "multiscales": [  # written last: complete
+        {"name": p.name, "axes": axes, "datasets": datasets, "type": "mean"}]},
+        _atomic.COMPLETE: _MARK})
 
 
 def _write_tiff(arr: Any, p: Path) -> None:

@@ -95,18 +95,54 @@ def _frame(rows: list[dict], columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(columns)).astype(columns)
 
 
+def _direction(z: np.ndarray, centre: np.ndarray, half_width: float) -> np.ndarray:
+    """Slope ``d(y, x)/dz`` of a centre line ``(n, 2)`` at each slice ``z`` (same units): the
+    derivative of a least-squares parabola through the points within ``half_width`` along
+    ``z`` (at least the two nearest slices on each side; a line for three points or fewer);
+    zero for a single slice."""
+    if len(z) < 2:
+        return np.zeros_like(centre)
+    half = max(float(half_width), 2.0 * float(np.median(np.diff(z))))
+    dz = z[None] - z[:, None]                                   # (slice, neighbour)
+    near = (np.abs(dz) <= half).astype(np.float64)
+    degree = 2 if len(z) > 3 else 1
+    powers = dz[..., None] ** np.arange(degree + 1)             # (slice, neighbour, k)
+    gram = np.einsum("ij,ijk,ijl->ikl", near, powers, powers)
+    rhs = np.einsum("ij,ijk,jc->ikc", near, powers, centre)
+    return np.linalg.solve(gram, rhs)[:, 1]
+
+
+def _perpendicular(curves: np.ndarray, centre: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """``(n, m, 2)`` slice curves seen along the centre line: each slice's cut through a
+    nerve with slope ``s = d(y, x)/dz`` is its perpendicular cross-section stretched by
+    ``sqrt(1 + |s|^2) = 1 / cos(tilt)`` along ``s``; compress it back about ``centre``."""
+    norm = np.linalg.norm(slope, axis=-1)
+    u = np.divide(slope, norm[:, None], out=np.zeros_like(slope), where=norm[:, None] > 0)
+    shrink = 1 - 1 / np.sqrt(1 + norm ** 2)                     # 1 - cos(tilt)
+    rel = curves - centre[:, None]
+    along = (rel * u[:, None]).sum(-1, keepdims=True)
+    return curves - shrink[:, None, None] * along * u[:, None]
+
+
 def _per_slice(track: NerveTrack, vs: tuple[float, float, float]) -> dict[str, np.ndarray]:
     scale = np.array(vs[1:])
-    inner = polygon_moments(track.inner * scale)
-    outer = polygon_moments(track.outer * scale)
-    axon = 2 * np.sqrt(inner["area"] / np.pi)
-    fibre = 2 * np.sqrt(outer["area"] / np.pi)
-    return {"slice": track.z, "z": track.z * vs[0], "y": inner["y"], "x": inner["x"],
+    inner, outer = track.inner * scale, track.outer * scale
+    z = track.z * vs[0]
+    centre = polygon_moments(inner)
+    yx = np.column_stack([centre["y"], centre["x"]])
+    radius = np.sqrt(np.median(polygon_moments(outer)["area"]) / np.pi)
+    slope = _direction(z, yx, radius / 2)
+    inner_m = polygon_moments(_perpendicular(inner, yx, slope))
+    outer_m = polygon_moments(_perpendicular(outer, yx, slope))
+    axon = 2 * np.sqrt(inner_m["area"] / np.pi)
+    fibre = np.where(track.cut, np.nan, 2 * np.sqrt(outer_m["area"] / np.pi))
+    return {"slice": track.z, "z": z, "y": centre["y"], "x": centre["x"],
             "axon_diameter": axon, "fibre_diameter": fibre,
             "myelin_thickness": (fibre - axon) / 2,
-            "g_ratio": np.divide(axon, fibre, out=np.zeros_like(axon), where=fibre > 0),
-            "eccentricity": inner["eccentricity"], "orientation": inner["orientation"],
-            "anisotropy": inner["anisotropy"], "contrast": track.contrast, "lost": track.lost}
+            "g_ratio": np.divide(axon, fibre, out=np.full_like(axon, np.nan), where=fibre > 0),
+            "eccentricity": inner_m["eccentricity"], "orientation": inner_m["orientation"],
+            "anisotropy": inner_m["anisotropy"], "contrast": track.contrast, "lost": track.lost,
+            "cut": track.cut}
 
 
 def nerve_slices(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0) -> pd.DataFrame:
@@ -123,11 +159,22 @@ def nerve_slices(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0) -> pd.Data
     -------
     pandas.DataFrame
         Columns ``nerve`` (index in ``tracks``), ``slice``, ``z``, ``y``, ``x`` (axon
-        centroid, µm), ``axon_diameter`` and ``fibre_diameter`` (µm, equivalent circles of
-        the inner and outer areas), ``myelin_thickness`` (half their difference, µm),
-        ``g_ratio`` (axon / fibre diameter), ``eccentricity`` and ``orientation`` (degrees,
-        major axis of the axon, see :func:`polygon_moments`), ``contrast`` and ``lost``
-        (from the track).
+        centroid in the slice, µm), ``axon_diameter`` and ``fibre_diameter`` (µm, equivalent
+        circles of the inner and outer cross-sections perpendicular to the nerve's centre
+        line), ``myelin_thickness`` (half their difference, µm), ``g_ratio`` (axon / fibre
+        diameter), ``eccentricity`` and ``orientation`` (degrees, major axis of the axon's
+        perpendicular cross-section in slice coordinates, see :func:`polygon_moments`),
+        ``contrast`` and ``lost`` (from the track). ``fibre_diameter``, ``myelin_thickness``
+        and ``g_ratio`` are NaN in the slices where the track's myelin is ``cut`` by the
+        image border.
+
+    Notes
+    -----
+    A z-slice cuts a nerve tilted by ``theta`` along an ellipse stretched by ``1 / cos
+    theta`` in the direction of the tilt. The centre line's slope at each slice is the
+    derivative of a least-squares parabola through the axon centroids within half the fibre
+    radius along ``z`` (at least two slices each side); each curve is compressed by ``cos theta`` along the slope
+    about the centroid, which is the cross-section perpendicular to the centre line.
 
     Examples
     --------
@@ -161,6 +208,12 @@ def _twist(z: np.ndarray, angle: np.ndarray, weight: np.ndarray) -> float:
     zm, am = (w * z).sum(), (w * unwrapped).sum()
     var = (w * (z - zm) ** 2).sum()
     return float((w * (z - zm) * (unwrapped - am)).sum() / var) if var > 0 else float("nan")
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean of the finite values (NaN where there are none)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _undulation(points: np.ndarray) -> float:
@@ -214,7 +267,9 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
                 random_state: Any = 0) -> pd.DataFrame:
     """One row per nerve: mean diameters, myelin, g-ratio, undulation, twist and clusters.
 
-    Means are over the slices that are not ``lost``.
+    Means are over the slices that are not ``lost`` (fibre diameter, myelin thickness and
+    g-ratio also not ``cut``); every diameter is measured perpendicular to the nerve's
+    centre line (see :func:`nerve_slices`).
 
     Parameters
     ----------
@@ -262,7 +317,7 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
         s = _per_slice(t, vs)
         ok = ~s["lost"] if (~s["lost"]).any() else np.ones(len(t), bool)
         centre = np.column_stack([s["z"], s["y"], s["x"]])
-        rows.append({"nerve": i, **{k: float(np.mean(s[k][ok])) for k in
+        rows.append({"nerve": i, **{k: _mean(s[k][ok]) for k in
                                     ("axon_diameter", "fibre_diameter", "myelin_thickness",
                                      "g_ratio", "eccentricity")},
                      "undulation": _undulation(centre),
@@ -355,16 +410,17 @@ def nerve_nodes(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *, drop: fl
         if not len(t):
             continue
         s = _per_slice(t, vs)
-        good = ~s["lost"]
+        good = ~s["lost"] & ~s["cut"]
         if not good.any():
             continue
         thin = (s["lost"] | (s["contrast"] < drop * np.median(s["contrast"][good]))
                 | (s["myelin_thickness"] < drop * np.median(s["myelin_thickness"][good])))
+        measured = ~thin & ~s["cut"]
         edges = np.flatnonzero(np.diff(np.r_[0, thin.astype(int), 0]))
         for a, b in zip(edges[::2], edges[1::2]):
             k = a + int(np.argmin(s["contrast"][a:b]))
-            before = s["myelin_thickness"][:a][~thin[:a]][-window:]
-            after = s["myelin_thickness"][b:][~thin[b:]][:window]
+            before = s["myelin_thickness"][:a][measured[:a]][-window:]
+            after = s["myelin_thickness"][b:][measured[b:]][:window]
             rows.append({"nerve": i, "slice": int(t.z[k]), "z": float(s["z"][k]),
                          "length": (b - a) * vs[0],
                          "myelin_before": float(np.median(before)) if len(before) else np.nan,

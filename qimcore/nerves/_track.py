@@ -17,7 +17,11 @@ from .. import _validate
 from ..surfaces import (
     curve_normals,
     detect_surfaces,
+    edge_cost,
+    polar_radii,
     polar_to_points,
+    polygon_area,
+    ray_directions,
     unfold_polar,
 )
 from ._obstacles import _blocked, _join, _Taken
@@ -48,14 +52,17 @@ class NerveTrack:
     lost : (n_slices,) ndarray of bool
         Slices whose contrast fell below ``min_contrast``; their curves are carried over
         from the neighbouring slice (they bridge gaps such as nodes of Ranvier).
+    cut : (n_slices,) ndarray of bool
+        Slices where the outer curve reaches the image's edge: the myelin is cut by the
+        border there (the axon is still inside), so only the axon is measured.
 
     Examples
     --------
     >>> theta = 2 * np.pi * np.arange(8) / 8
     >>> circle = np.stack([np.sin(theta), np.cos(theta)], -1)
     >>> track = NerveTrack(z=[3, 4], inner=[2 * circle] * 2, outer=[3 * circle] * 2)
-    >>> len(track), track.inner.shape, track.lost.tolist()
-    (2, (2, 8, 2), [False, False])
+    >>> len(track), track.inner.shape, track.lost.tolist(), track.cut.tolist()
+    (2, (2, 8, 2), [False, False], [False, False])
     """
 
     z: np.ndarray
@@ -63,6 +70,7 @@ class NerveTrack:
     outer: np.ndarray
     contrast: np.ndarray = field(default=None)  # type: ignore[assignment]
     lost: np.ndarray = field(default=None)  # type: ignore[assignment]
+    cut: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.z = np.asarray(self.z, np.int64)
@@ -76,6 +84,7 @@ class NerveTrack:
         self.contrast = (np.ones(n) if self.contrast is None
                          else np.asarray(self.contrast, np.float64))
         self.lost = np.zeros(n, bool) if self.lost is None else np.asarray(self.lost, bool)
+        self.cut = np.zeros(n, bool) if self.cut is None else np.asarray(self.cut, bool)
 
     def __len__(self) -> int:
         return len(self.z)
@@ -193,6 +202,7 @@ def find_seeds(myelin: Any, *, min_area: float = 20.0, threshold: float = 0.5) -
     """
     m = _validate.array(myelin, "myelin", ndim=2, allow_dask=False)
     min_area = _validate.positive(min_area, "min_area", allow_zero=True)
+    _validate.in_range(threshold, "threshold", 0, 1)
     mask = m > threshold
     holes = ndi.binary_fill_holes(mask) & ~mask
     labels, n = ndi.label(holes)
@@ -222,8 +232,7 @@ class _State:
 
     @property
     def area(self) -> float:
-        y, x = self.outer[:, 0], self.outer[:, 1]
-        return float(abs((x * np.roll(y, -1) - np.roll(x, -1) * y).sum()) / 2)
+        return float(polygon_area(self.outer))
 
     @property
     def mid(self) -> np.ndarray:
@@ -245,6 +254,7 @@ class _Params:
     edge_weight: float
     min_contrast: float
     shape_prior: float
+    min_g_ratio: float
 
 
 def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
@@ -255,8 +265,9 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     Regions: axon (below the inner surface) and outside (above the outer one) pay the
     smoothed myelin likelihood ``profile``, the ring pays its complement, samples claimed by
     other nerves (``claim > 0``) pay ``_EXCLUDE`` unless outside, and the ring pays
-    ``ring_prior`` (a cost for straying from the predicted ring); the surfaces pay the signed
-    profile gradient plus ``window`` (a cost for leaving the searched band). Returns
+    ``ring_prior`` (a cost for straying from the predicted ring); the surfaces pay the
+    :func:`qimcore.surfaces.edge_cost` of the profile (rising into the ring, falling out of
+    it) plus ``window`` (a cost for leaving the searched band). Returns
     fractional heights where the unsmoothed ``raw`` profile crosses
     half way between the levels (median, upper quartile in the ring) of the adjacent
     regions, the outer one kept below the first zero crossing of ``claim`` (no overlap) and
@@ -264,10 +275,11 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     """
     excluded = (claim > 0).astype(np.float64)
     k = len(profile)
-    grad = np.diff(profile, axis=0, prepend=profile[:1])       # grad[h] = m[h] - m[h-1]
     penalty = _EXCLUDE * excluded
     region = np.stack([profile + penalty, 1 - profile + penalty + ring_prior, profile])
-    cost = [-p.edge_weight * grad + window, p.edge_weight * grad + window]
+    # the myelin map rises into the ring (inner boundary) and falls out of it (outer)
+    cost = [p.edge_weight * edge_cost(profile, 0, polarity) + window
+            for polarity in ("dark-to-bright", "bright-to-dark")]
     h0, h1 = detect_surfaces(cost, delta=p.delta, min_distance=p.min_thickness,
                              max_distance=min(p.max_thickness, k - 1), region_cost=region,
                              wrap=0)
@@ -393,27 +405,18 @@ def _claimed(points: np.ndarray, k: int, claims: dict[int, _Claim], margin: floa
     return out.reshape(points.shape[:-1])
 
 
-def _polar_radii(curve: np.ndarray, centre: np.ndarray, n: int) -> np.ndarray:
-    """Radii of a star-shaped closed curve around ``centre`` on the ``n`` rays of
-    :func:`qimcore.surfaces.unfold_polar` (periodic linear interpolation)."""
-    d = curve - centre
-    angle = np.arctan2(d[:, 0], d[:, 1]) % (2 * np.pi)
-    return np.interp(2 * np.pi * np.arange(n) / n, angle, np.hypot(d[:, 0], d[:, 1]),
-                     period=2 * np.pi)
-
-
 def _step(myelin: np.ndarray, predicted: _State, thickness: float, k: int,
           claims: dict[int, _Claim], p: _Params, taken: np.ndarray | None = None) -> _State:
     """Both boundaries of nerve ``k`` on rays from the centre of the ``predicted`` curves,
     near their mid-myelin curve, avoiding the pixels the other ``claims`` own, the finished
     nerves' pixels (``taken``, see `_blocked`) and the outside of the image."""
     centre = _centroid(predicted.inner)
-    mid = _polar_radii(predicted.mid, centre, p.n_points)
+    mid = polar_radii(predicted.mid, centre, p.n_points)
     reach = thickness / 2 + p.search
     radii = np.arange(max(np.floor(mid.min() - reach), 0), np.ceil(mid.max() + reach) + 1)
     profile, raw = np.moveaxis(unfold_polar(myelin, np.stack([centre, centre]), radii,
                                             p.n_points), 1, 0)
-    pts = centre + radii[:, None, None] * _rays(p.n_points)[None]
+    pts = centre + radii[:, None, None] * ray_directions(p.n_points)[None]
     offset = np.abs(radii[:, None] - mid[None])
     prior = p.shape_prior * np.maximum(offset - thickness / 2, 0)
     window = _EXCLUDE * (offset > reach)
@@ -430,11 +433,6 @@ def _points(h: np.ndarray, centre: np.ndarray, radii: np.ndarray, n: int,
     return np.clip(polar_to_points(h, centre, radii, n), -0.5, np.array(shape) - 0.5)
 
 
-def _rays(n: int) -> np.ndarray:
-    theta = 2 * np.pi * np.arange(n) / n
-    return np.stack([np.sin(theta), np.cos(theta)], -1)
-
-
 def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
           taken: np.ndarray | None = None) -> _State:
     """Boundaries around a seed from the polar unfolding (no previous curve yet); pixels
@@ -442,7 +440,7 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     radii = np.arange(0, p.max_radius + 1, dtype=np.float64)
     profile, raw = np.moveaxis(unfold_polar(myelin, np.stack([seed, seed]), radii, p.n_points),
                                1, 0)
-    pts = seed + radii[:, None, None] * _rays(p.n_points)[None]
+    pts = seed + radii[:, None, None] * ray_directions(p.n_points)[None]
     dist = np.linalg.norm(pts[..., None, :] - seeds, axis=-1)
     claim = np.maximum(np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1),
                        _blocked(pts, myelin.shape[1:], taken))
@@ -452,25 +450,22 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     return _State(inner, outer, contrast)
 
 
-def _valid(state: _State, shape: tuple[int, int], margin: float) -> bool:
-    """The nerve is not cut by the border (its axon at least ``margin``, the smallest myelin
-    thickness, inside the pixel centres, its myelin at most touching the edge, `_inside`)
-    and its axon curve has not collapsed."""
+def _valid(state: _State, shape: tuple[int, int]) -> bool:
+    """The axon is enclosed inside the image (at least one pixel of myelin between it and
+    the outer pixel centres) and its curve has not collapsed."""
     step = np.linalg.norm(state.inner - np.roll(state.inner, -1, axis=0), axis=-1)
-    axon = ((state.inner >= margin).all()
-            and (state.inner <= np.array(shape) - 1 - margin).all())
-    return bool(axon and _inside(state.outer, shape) and step.min() > 1e-6)
+    axon = (state.inner >= 1).all() and (state.inner <= np.array(shape) - 2).all()
+    return bool(axon and step.min() > 1e-6)
 
 
 def _centroid(curve: np.ndarray) -> np.ndarray:
     return curve.mean(axis=0)
 
 
-def _inside(curve: np.ndarray, shape: tuple[int, int]) -> bool:
-    """At most a fraction ``_CUT`` of the curve lies on the image's edge (beyond the pixel
-    centres, where `_blocked` pins a nerve cut by the border)."""
-    edge = ((curve < 0) | (curve > np.array(shape) - 1)).any(axis=-1)
-    return bool(edge.mean() <= _CUT)
+def _on_edge(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Fraction of a ``(..., n, 2)`` curve on the image's edge (beyond the pixel centres,
+    where `_blocked` pins the outer curve of a nerve cut by the border)."""
+    return ((curve < 0) | (curve > np.array(shape) - 1)).any(axis=-1).mean(axis=-1)
 
 
 # -- the public tracker -----------------------------------------------------------------------
@@ -479,9 +474,10 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
                  n_points: int = 90, *, start_slice: int = 0, myelin_label: int = 2,
                  sigma: float = 1.0, delta: int = 1, min_thickness: int = 2,
                  max_thickness: int = 12, search: float = 4.0, max_radius: float = 30.0,
-                 edge_weight: float = 1.0, shape_prior: float = 0.2, min_area: float = 20.0,
-                 min_contrast: float = 0.4, max_change: float = 0.25, max_lost: int = 3,
-                 seed_every: int = 16, seed_slices: Any = None,
+                 edge_weight: float = 1.0, shape_prior: float = 1.0, min_area: float = 20.0,
+                 min_contrast: float = 0.5, min_g_ratio: float = 0.4,
+                 max_change: float = 0.25, max_lost: int = 3,
+                 seed_every: int = 1, seed_slices: Any = None,
                  progress: bool = False) -> list[NerveTrack]:
     """Track myelinated nerves along ``z``: axon and myelin boundaries in every slice.
 
@@ -496,13 +492,18 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     and bound the outer curve, so neighbours touch but do not overlap. Boundaries are refined
     to sub-pixel precision where the myelin map crosses half way between the adjacent
     regions. Tracking runs from ``start_slice`` in both directions and stops when the nerve
-    is cut by the border (its axon closer than ``min_thickness`` to the edge or more than a
-    quarter of its outer curve on the edge) or a slice is lost (myelin contrast below ``min_contrast``, or a
-    jump of the fibre area by more than ``max_change``) more than ``max_lost`` times in a
-    row; shorter gaps, e.g. nodes of Ranvier, are bridged and flagged in ``lost``. Then the
-    ``seed_slices`` are scanned for axons that no track covers yet (nerves cut by the border
-    or missing in the start slice); each is tracked both ways around the nerves already
-    tracked (it may not enter their outer curves) and joined to a track it continues.
+    leaves the image (no pixel of myelin left between its axon and the edge, or more than a
+    quarter of its outer curve on the edge) or a slice is lost (myelin contrast below
+    ``min_contrast``, or a jump of the fibre area by more than ``max_change``) more than
+    ``max_lost`` times in a row; shorter gaps, e.g. nodes of Ranvier, are bridged and flagged
+    in ``lost``; slices whose outer curve reaches the edge are flagged in ``cut``. Then the
+    ``seed_slices`` (by default every slice) are scanned for axons that no track covers yet
+    (nerves cut by the border or missing in the start slice); each is tracked both ways
+    around the nerves already tracked (it may not enter their outer curves) and joined to a
+    track it continues. A new nerve needs ``min_contrast``, at most a quarter of its outer
+    curve on the edge and a g-ratio of at least ``min_g_ratio``; a track whose myelin fades
+    out at both ends inside the image and the volume is dropped (a myelinated nerve runs
+    through; a faint ring that passes ``min_contrast`` for a few slices does not).
 
     Parameters
     ----------
@@ -537,19 +538,25 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     shape_prior : float, keyword-only
         Cost per pixel and per pixel of distance for myelin placed farther than half the
         previous thickness from the predicted mid-myelin curve: keeps the ring where the
-        image cannot tell (e.g. where the myelin of two nerves touches).
+        image cannot tell (e.g. where the myelin of two nerves touches); 1 makes a pixel of
+        ring one pixel too far cost as much as a pixel of the wrong class.
     min_area : float, keyword-only
         Smallest axon area for automatic seeds (pixels).
     min_contrast : float, keyword-only
         Myelin contrast (ring minus surroundings, in myelin-map units) below which a slice is
         lost; seeds below it in the start slice are dropped.
+    min_g_ratio : float, keyword-only
+        Smallest g-ratio (axon / fibre diameter in the slice) of a new nerve; myelinated
+        axons lie at about 0.45-0.85, a ring thicker than that around a small hole is a gap
+        between the myelin of other nerves (e.g. nerves cut by the image border).
     max_change : float, keyword-only
         Largest relative change of the fibre area between slices (and half the largest of the
         myelin thickness) before a slice counts as lost (a jump to a wrong boundary).
     max_lost : int, keyword-only
         Longest run of lost slices bridged before a track stops.
     seed_every : int, keyword-only
-        Spacing of the default ``seed_slices`` (slices ``0, seed_every, 2 * seed_every, ...``).
+        Spacing of the default ``seed_slices`` (slices ``0, seed_every, 2 * seed_every, ...``;
+        default every slice).
     seed_slices : sequence of int, keyword-only, optional
         Slices scanned with :func:`find_seeds` for nerves not tracked yet, after
         ``start_slice``; default: every ``seed_every``-th slice when ``seeds`` is None,
@@ -596,7 +603,9 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     >>> tracks[0].inner.shape
     (6, 48, 2)
     """
-    vol = _validate.array(volume, "volume", ndim=3, finite=False)
+    vol = _validate.array(volume, "volume", ndim=3)
+    _validate.min_shape(vol, "volume", (8, 8))
+    _validate.varying(vol, "volume")
     shape = vol.shape[1:]
     n_points = _validate.positive(n_points, "n_points", integer=True)
     if n_points < 8:
@@ -606,7 +615,8 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
         raise ValueError(f"start_slice must be < {vol.shape[0]} (the volume's slices); "
                          f"got {start}")
     if probabilities is not None:
-        probabilities = _validate.array(probabilities, "probabilities", ndim=4, finite=False)
+        probabilities = _validate.probabilities(
+            _validate.array(probabilities, "probabilities", ndim=4, finite=False), "probabilities")
         if probabilities.shape[1:] != vol.shape or probabilities.shape[0] < myelin_label:
             raise ValueError(f"probabilities must have shape (C,) + {vol.shape} with "
                              f"C >= myelin_label={myelin_label}; got {probabilities.shape}")
@@ -617,11 +627,11 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     for name, value in (("search", search), ("max_radius", max_radius),
                         ("max_change", max_change),
                         ("edge_weight", edge_weight), ("sigma", sigma),
-                        ("shape_prior", shape_prior)):
+                        ("shape_prior", shape_prior), ("min_g_ratio", min_g_ratio)):
         _validate.positive(value, name, allow_zero=name != "max_radius")
     p = _Params(n_points, delta, min_thickness, max_thickness, float(search),
                 float(max_radius), float(edge_weight), float(min_contrast),
-                float(shape_prior))
+                float(shape_prior), float(min_g_ratio))
     if max_thickness < min_thickness:
         raise ValueError(f"max_thickness must be >= min_thickness={min_thickness}; "
                          f"got {max_thickness}")
@@ -648,22 +658,28 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
                               if not any(Path(c).contains_point(q) for c in covered)]
                              ).reshape(-1, 2)
         taken = _Taken(done, shape)
-        states = _start(myelin(z0), seeds, p, taken(z0))
+        states = _start(myelin(z0), seeds, p, taken(z0)) if len(seeds) else {}
         fresh = [s for s in states.values() if s is not None]
+        if not fresh:
+            bar.update(nz)
+            continue
         for record in _propagate(myelin, z0, fresh, taken, p, max_change, max_lost, bar):
             _join(record, done)
     bar.close()
-    return [_assemble(record) for record in done]
+    return [_assemble(record, shape) for record in done]
 
 
 def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken, p: _Params,
                max_change: float, max_lost: int, bar: Any) -> list[dict[int, tuple[_State, bool]]]:
     """Track the nerves found in slice ``start`` in both directions (see `track_nerves`),
-    around the finished nerves in ``taken``; one ``{z: (state, lost)}`` record per nerve."""
+    around the finished nerves in ``taken``; one ``{z: (state, lost)}`` record per nerve.
+    A nerve whose myelin fades out at both ends (inside the image and the volume) is no
+    myelinated nerve, which runs through: it is dropped."""
     nz = myelin.volume.shape[0]
     shape = myelin.volume.shape[1:]
     keep = range(len(states))
     records = [{start: (s, False)} for s in states]
+    faded = dict.fromkeys(keep, 0)
     for zs, direction in [(range(start + 1, nz), 1), (range(start - 1, -1, -1), -1)]:
         active = dict(enumerate(states))
         lost_run = dict.fromkeys(keep, 0)
@@ -684,7 +700,9 @@ def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken,
                         or abs(new.thickness / prev.reference - 1) > 2 * max_change)
                 lost = new.contrast < p.min_contrast or jump
                 lost_run[k] = lost_run[k] + 1 if lost else 0
-                if not _valid(new, shape, p.min_thickness) or lost_run[k] > max_lost:
+                inside = _valid(new, shape) and _on_edge(new.outer, shape) <= _CUT
+                if not inside or lost_run[k] > max_lost:
+                    faded[k] += inside
                     del active[k]
                     continue
                 if lost:
@@ -701,7 +719,7 @@ def _propagate(myelin: _Myelin, start: int, states: list[_State], taken: _Taken,
                     break
                 del record[z]
     bar.update()
-    return records
+    return [record for k, record in enumerate(records) if faded[k] < 2]
 
 
 def _check_seeds(seeds: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -725,8 +743,7 @@ def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
     states: dict[int, _State | None] = {}
     for k, seed in enumerate(seeds):
         s = _init(m, seed, seeds, p, taken)
-        ok = s.contrast >= p.min_contrast and _valid(s, shape, p.min_thickness)
-        states[k] = s if ok else None
+        states[k] = s if _seedable(s, shape, p) else None
         if taken is not None and s is not None and _blocked(s.inner, shape, taken).max() \
                 > -p.min_thickness:
             states[k] = None   # not enclosed by its own myelin: a gap between nerves
@@ -735,15 +752,35 @@ def _start(m: np.ndarray, seeds: np.ndarray, p: _Params,
         for k, s in states.items():
             if s is None:
                 continue
-            new = _step(m, s, s.thickness, k, claims, p, taken)
-            if new.contrast >= p.min_contrast and _valid(new, shape, p.min_thickness):
+            new = _step(m, _even(s, p.n_points), s.thickness, k, claims, p, taken)
+            if _seedable(new, shape, p):
                 states[k] = new
     return states
 
 
-def _assemble(record: dict[int, tuple[_State, bool]]) -> NerveTrack:
+def _even(state: _State, n: int) -> _State:
+    """The state with its outer curve at the median ray thickness outside the inner one: the
+    first cut around a seed has no previous ring to keep it from following the myelin of an
+    untracked neighbour that touches the nerve; the sweeps search around an even ring."""
+    centre = _centroid(state.inner)
+    r_in = polar_radii(state.inner, centre, n)
+    ring = np.median(polar_radii(state.outer, centre, n) - r_in)
+    return _State(state.inner, centre + (r_in + ring)[:, None] * ray_directions(n),
+                  state.contrast)
+
+
+def _seedable(state: _State, shape: tuple[int, int], p: _Params) -> bool:
+    """A new nerve: myelin contrast, axon enclosed in the image, at most ``_CUT`` of the
+    outer curve on the edge and a g-ratio (equivalent diameters) of at least ``min_g_ratio``
+    (a smaller one is a gap between other nerves' myelin, not an axon in its own)."""
+    g = np.sqrt(polygon_area(state.inner) / max(state.area, 1e-12))
+    return bool(state.contrast >= p.min_contrast and _valid(state, shape)
+                and _on_edge(state.outer, shape) <= _CUT and g >= p.min_g_ratio)
+
+
+def _assemble(record: dict[int, tuple[_State, bool]], shape: tuple[int, int]) -> NerveTrack:
     zs = sorted(record)
+    outer = np.stack([record[z][0].outer for z in zs])
     return NerveTrack(z=np.array(zs), inner=np.stack([record[z][0].inner for z in zs]),
-                      outer=np.stack([record[z][0].outer for z in zs]),
-                      contrast=np.array([record[z][0].contrast for z in zs]),
-                      lost=np.array([record[z][1] for z in zs]))
+                      outer=outer, contrast=np.array([record[z][0].contrast for z in zs]),
+                      lost=np.array([record[z][1] for z in zs]), cut=_on_edge(outer, shape) > 0)

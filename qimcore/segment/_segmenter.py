@@ -224,6 +224,8 @@ class DictionarySegmenter:
             _validate.positive(self.n_basis, "n_basis", integer=True)
         for s in self.sigmas:
             _validate.positive(s, "sigmas")
+        if self.features == "gaussian" and not len(self.sigmas):
+            raise ValueError("sigmas must name at least one scale for features='gaussian'")
 
     def _fitted(self) -> _Model:
         model = self._model

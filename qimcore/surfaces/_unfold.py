@@ -65,6 +65,8 @@ def unfold_polar(image: Any, center: Any, radii: Any, n_angles: int) -> np.ndarr
     ((10, 8), [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
     """
     img = _validate.array(image, "image", ndim=(2, 3), allow_dask=False)
+    _validate.centre_reaches(center, float(np.abs(np.asarray(radii, float)).max(initial=0)),
+                             img.shape)
     center = _centres(center, img.shape[0] if img.ndim == 3 else None)
     return PolarGrid(center, radii, n_angles).sample(img)
 

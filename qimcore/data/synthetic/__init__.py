@@ -3,6 +3,8 @@
 Each generator takes a ``random_state`` and returns the image together with its truth.
 """
 
+from ._bone import *  # noqa: F403
+from ._bone import __all__ as _b
 from ._fibres import *  # noqa: F403
 from ._fibres import __all__ as _f
 from ._layers import *  # noqa: F403
@@ -14,4 +16,4 @@ from ._terrain import __all__ as _t
 from ._textures import *  # noqa: F403
 from ._textures import __all__ as _x
 
-__all__ = [*_f, *_l, *_n, *_t, *_x]
+__all__ = [*_b, *_f, *_l, *_n, *_t, *_x]

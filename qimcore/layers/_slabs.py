@@ -1,4 +1,4 @@
-"""Slab-by-slab reductions of volumes too large for memory."""
+"""Per-slab statistics (porosity, sums) of volumes too large for memory, chunk by chunk."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
 
-from .. import _validate
+from .. import _chunk, _validate
 
 
 def slab_statistics(volume: Any, func: Callable[[np.ndarray], Mapping[str, float]], *,
@@ -69,33 +68,30 @@ def slab_statistics(volume: Any, func: Callable[[np.ndarray], Mapping[str, float
     if slab is not None:
         slab = _validate.positive(slab, "slab", integer=True)
     zax = volume.ndim - 3
-    n_z = volume.shape[zax]
+    chunks = None
     if isinstance(volume, da.Array):
         if zax and len(volume.chunks[0]) > 1:
             volume = volume.rechunk({0: -1})
         if slab is not None:
             volume = volume.rechunk({zax: slab})
-        blocks = volume.to_delayed()
-        slab_of = np.indices(blocks.shape)[zax].ravel()
-        parts = dask.compute(*[dask.delayed(_block_sums)(b, func) for b in blocks.ravel()])
-        stops = np.cumsum(volume.chunks[zax]).tolist()
-    else:
-        stops = list(range(slab, n_z, slab)) + [n_z] if slab else [n_z]
-        starts = [0, *stops[:-1]]
-        index = (slice(None),) * zax
-        parts = [_block_sums(volume[(*index, slice(a, b))], func) for a, b in zip(starts, stops)]
-        slab_of = np.arange(len(stops))
-    rows = [{"z_start": a, "z_stop": b} for a, b in zip([0, *stops[:-1]], stops)]
-    for k, row in enumerate(rows):
-        mine = [p for p, s in zip(parts, slab_of) if s == k]
-        for name in mine[0]:
-            values = [p[name] for p in mine]
+    elif slab is not None:
+        chunks = tuple(slab if ax == zax else -1 for ax in range(volume.ndim))
+    rows: dict[tuple[int, int], list[dict[str, float]]] = {}
+    for location, part in _chunk.reduce_blocks(_block_sums, volume, chunks=chunks, func=func):
+        rows.setdefault((location[zax].start, location[zax].stop), []).append(part)
+    table = []
+    for (start, stop), parts in sorted(rows.items()):
+        row = {"z_start": start, "z_stop": stop}
+        for name in parts[0]:
+            values = [p[name] for p in parts]
             exact = all(isinstance(v, numbers.Integral) for v in values)
             row[name] = sum(values) if exact else math.fsum(values)
-    return pd.DataFrame(rows)
+        table.append(row)
+    return pd.DataFrame(table)
 
 
-def _block_sums(block: np.ndarray, func: Callable) -> dict[str, float]:
+def _block_sums(block: np.ndarray, *, location: tuple[slice, ...],
+                func: Callable) -> dict[str, float]:
     result = func(block)
     if not isinstance(result, Mapping):
         raise TypeError(f"func must return a mapping of name to number, got {type(result)}")

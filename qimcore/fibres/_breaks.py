@@ -1,0 +1,198 @@
+"""Fibre breaks: gaps of matrix along a fibre's own centre line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+
+from .. import _units, _validate
+from ._diameter import estimate_diameter
+from ._geometry import _check_tracks, _facing_ends, _frame
+
+_STEP = 0.5  # voxels between samples along a centre line
+_COLUMNS = {"track_a": np.int64, "track_b": np.int64, "z": float, "y": float, "x": float,
+            "gap": float}
+
+
+def _resample(pts: np.ndarray) -> np.ndarray:
+    """The polyline through ``pts`` at steps of ``_STEP`` voxels of arc length."""
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    s = np.concatenate([[0], np.cumsum(seg)])
+    t = np.arange(0, s[-1] + 1e-9, _STEP)
+    return np.column_stack([np.interp(t, s, pts[:, k]) for k in range(3)])
+
+
+def _core_profile(vol: np.ndarray, line: np.ndarray, radius: float) -> np.ndarray:
+    """Mean intensity of the fibre core (the axis and 8 points at half the radius, in the plane
+    perpendicular to the local direction) at every point of a resampled centre line."""
+    tan = ndi.gaussian_filter1d(line, max(1.0, radius / _STEP), axis=0, order=1,
+                                mode="nearest")
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-12)
+    ang = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    frames = _frame(tan)
+    ring = (np.cos(ang)[None, :, None] * frames[:, None, 1]
+            + np.sin(ang)[None, :, None] * frames[:, None, 2])  # (n, 8, 3)
+    pts = np.concatenate([line[:, None], line[:, None] + 0.5 * radius * ring], 1)
+    val = ndi.map_coordinates(vol, pts.reshape(-1, 3).T, order=1, mode="nearest")
+    return val.reshape(pts.shape[:2]).mean(1)
+
+
+def _runs_below(profile: np.ndarray, level: float) -> list[tuple[float, float]]:
+    """Sub-sample ``(start, end)`` sample positions of the runs where ``profile < level``,
+    the crossings interpolated linearly."""
+    below = np.concatenate([[False], profile < level, [False]])
+    edges = np.flatnonzero(np.diff(below.astype(np.int8)))
+    runs = []
+    for a, b in zip(edges[::2], edges[1::2], strict=True):  # samples a..b-1 below
+        lo = a - 1 + (profile[a - 1] - level) / (profile[a - 1] - profile[a]) if a > 0 else a
+        hi = b - 1 + (profile[b - 1] - level) / (profile[b - 1] - profile[b]) \
+            if b < len(profile) else b - 1
+        runs.append((float(lo), float(hi)))
+    return runs
+
+
+def _matrix_level(vol: np.ndarray, lines: list[np.ndarray], diameter: float) -> float:
+    """Median grey value of the voxels farther than one diameter from every track."""
+    near = np.zeros(vol.shape, bool)
+    for line in lines:
+        idx = np.clip(np.round(line).astype(int), 0, np.asarray(vol.shape) - 1)
+        near[tuple(idx.T)] = True
+    far = ndi.distance_transform_edt(~near) > diameter
+    if far.sum() >= 64:
+        return float(np.median(vol[far]))
+    return float(np.quantile(vol, 0.05))
+
+
+def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter: float,
+                   min_gap: float) -> list[tuple]:
+    """Breaks found as runs of matrix along the tracks and across facing pairs of ends."""
+    r = diameter / 2
+    lines = [_resample(t) for t in trs]
+    matrix = _matrix_level(vol, lines, diameter)
+    rows = []
+    items = [(i, i, lines[i], None) for i in range(len(trs))]
+    for (ea, eb, _), _ in pairs:  # the two tracks joined end to end across the gap
+        ta, tb = trs[ea // 2], trs[eb // 2]
+        a = ta if ea % 2 else ta[::-1]  # ends with end ea
+        b = tb[::-1] if eb % 2 else tb  # starts with end eb
+        line = _resample(np.concatenate([a, b]))
+        j0 = _resample(a).shape[0] - 1  # the straight jump from a's end to b's start
+        junction = (j0 - 1, j0 + 1 + np.linalg.norm(b[0] - a[-1]) / _STEP)
+        items.append((ea // 2, eb // 2, line, junction))
+    profiles = [_core_profile(vol, line, r) if len(line) >= 3 else None
+                for _, _, line, _ in items]
+    levels = np.array([np.median(p) if p is not None else np.nan for p in profiles])
+    contrast = float(np.nanquantile(levels[:len(trs)], 0.9)) - matrix if len(trs) else 0.0
+    for (ta, tb, line, junction), prof, fibre in zip(items, profiles, levels, strict=True):
+        if prof is None or not fibre - matrix > contrast / 2:
+            continue  # a track that is no fibre (or mostly a gap)
+        for lo, hi in _runs_below(prof, (fibre + matrix) / 2):
+            if junction is None and (lo <= 0 or hi >= len(line) - 1):
+                continue  # a track's own end, not a gap
+            if junction is not None and (hi < junction[0] or lo > junction[1]):
+                continue  # a gap of the pair must overlap the jump between the two ends
+            gap = (hi - lo) * _STEP
+            if gap < min_gap:
+                continue
+            mid = (lo + hi) / 2
+            k = int(mid)
+            f = mid - k
+            point = line[k] * (1 - f) + line[min(k + 1, len(line) - 1)] * f
+            rows.append((min(ta, tb), max(ta, tb), *point, gap))
+    return rows
+
+
+def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None = None,
+                voxel_size: Any = 1.0, max_gap: float | None = None,
+                max_offset: float | None = None, max_angle: float | None = None,
+                min_gap: float = 1.0, bright: bool = True) -> pd.DataFrame:
+    """Fibre breaks: gaps of matrix along a fibre, within a track or between two tracks.
+
+    Without ``volume``, a break is a pair of track ends facing each other: an end ``b`` lies
+    ahead of end ``a`` along ``a``'s direction at most ``max_gap`` away, off both tracks' lines
+    by at most ``max_offset``, the two end directions anti-parallel within ``max_angle``; each
+    end joins at most one break (optimal assignment on the gap).
+
+    With ``volume``, a break is the absence of fibre material along the fibre's own axis,
+    whatever the tracker did to link the pieces: the mean grey value of the fibre core (axis
+    and half radius) is sampled every half voxel along every track and across every facing
+    pair of ends, and each stretch of at least ``min_gap`` voxels below half-way between the
+    fibre's own level (its median) and the matrix level (the median of the voxels farther than
+    a diameter from every track) is a break, its length the gap. Tracks whose level is not
+    above the matrix by half the fibre contrast (90th percentile of the tracks) are no fibres and are skipped. A track the tracker linked
+    across a short gap so keeps the gap as a break (``track_a == track_b``), and two facing
+    ends joined by fibre material (a tracking interruption) are not one.
+
+    Parameters
+    ----------
+    tracks : list of (n_i, 3) array_like
+        Centre points ``(z, y, x)`` in voxels.
+    volume : (Z, Y, X) array_like, optional
+        The grey-value volume the tracks come from.
+    fibre_diameter : float, optional
+        Fibre diameter in voxels (with ``volume``); estimated from it when None
+        (:func:`estimate_diameter`).
+    voxel_size : float or (3,) tuple, optional
+        Voxel size in micrometres; distances below are in micrometres.
+    max_gap : float, optional
+        Longest gap between two facing ends (default 25 µm, with ``volume`` 5 fibre
+        diameters).
+    max_offset : float, optional
+        Largest distance of an end from the other track's line (default 3 µm, with ``volume``
+        one diameter, at least 3 voxels: the fibre material check keeps out false pairs).
+    max_angle : float, optional
+        Largest angle (degrees) between the two tracks (default 20, with ``volume`` 30).
+    min_gap : float, optional
+        Shortest gap reported with ``volume``, in voxels.
+    bright : bool, optional
+        Fibres are brighter than the matrix in ``volume``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``track_a``, ``track_b`` (indices into ``tracks``; equal for a gap inside one track),
+        ``z``, ``y``, ``x`` (µm, middle of the gap) and ``gap`` (µm: between the two ends
+        without ``volume``, the length without fibre material with it).
+
+    Raises
+    ------
+    ValueError
+        If a track is not an ``(n, 3)`` array, ``volume`` is not 3D or a length is not > 0.
+
+    Examples
+    --------
+    >>> a = np.column_stack([np.arange(10.0), np.zeros(10), np.zeros(10)])
+    >>> breaks = find_breaks([a, a + [16, 0.5, 0]])
+    >>> breaks[["track_a", "track_b", "z", "gap"]].round(1).values.tolist()
+    [[0.0, 1.0, 12.5, 7.0]]
+    """
+    trs = _check_tracks(tracks)
+    vs = np.asarray(_units.voxel_size(voxel_size, 3))
+    _validate.positive(min_gap, "min_gap")
+    d = None
+    if volume is not None:
+        vol = np.asarray(_validate.array(volume, "volume", ndim=3), np.float32)
+        vol = vol if bright else -vol
+        d = float(_validate.positive(
+            estimate_diameter(vol) if fibre_diameter is None else fibre_diameter,
+            "fibre_diameter"))
+    vmin = float(vs.min())
+    max_gap = (25.0 if d is None else 5 * d * vmin) if max_gap is None else max_gap
+    max_offset = (3.0 if d is None else max(3.0, d) * vmin) if max_offset is None \
+        else max_offset
+    max_angle = (20.0 if d is None else 30.0) if max_angle is None else max_angle
+    _validate.positive(max_angle, "max_angle")
+    _validate.positive(max_gap, "max_gap")
+    _validate.positive(max_offset, "max_offset")
+    pairs = _facing_ends([t * vs for t in trs], max_gap, max_offset, max_angle)
+    if d is None:
+        rows = [(*sorted((i // 2, j // 2)), *((pi + pj) / 2), gap)
+                for (i, j, gap), (pi, pj) in pairs]
+    else:
+        rows = [(a, b, *(np.asarray(p) * vs), gap * vmin) for a, b, *p, gap in
+                _material_gaps(vol, trs, pairs, d, min_gap)]
+    df = pd.DataFrame(rows, columns=list(_COLUMNS))
+    return df.astype(_COLUMNS).sort_values(["track_a", "track_b"], ignore_index=True)

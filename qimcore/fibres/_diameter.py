@@ -1,0 +1,237 @@
+"""Fibre diameter from the mean radial cross-section profile, fitted with a blurred disc."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.optimize import curve_fit
+from scipy.stats import ncx2
+
+from .. import _validate
+from ._geometry import _frame
+from ._orientation import _orientation_np
+
+_N_ANGLES = 16
+
+
+def _disc_model(rho: np.ndarray, level: float, contrast: float, radius: float, blur: float,
+                curve: float) -> np.ndarray:
+    """Radial profile of a disc of ``radius`` blurred by a Gaussian ``blur`` (the chance that a
+    2D normal point around ``rho`` falls in the disc), on a background ``level + curve rho^2``
+    that takes up the rise towards neighbouring fibres."""
+    return level + curve * rho**2 + contrast * ncx2.cdf((radius / blur) ** 2, 2,
+                                                        (rho / blur) ** 2)
+
+
+def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float
+                ) -> tuple[float, float, int]:
+    """Fibre radius and blur (same unit as ``radii``) from a mean radial profile, and the
+    index of the profile's first minimum; NaNs if none fits.
+
+    The profile is fitted from the centre to its first minimum (beyond it, neighbours
+    dominate) with :func:`_disc_model`. ``scale`` is a first guess of the diameter: the blur is
+    bounded by ``0.4 * scale`` and the contrast by three times the profile's drop, which keeps
+    the fit from trading the disc's edge for the background curve.
+    """
+    end = int(np.argmin(profile))
+    drop = float(profile[0] - profile[end])
+    if end < 4 or not drop > 0:
+        return math.nan, math.nan, end
+    g = np.gradient(profile[:end + 1], radii[:end + 1])
+    r0 = float(radii[int(np.argmin(g))])  # steepest descent: the first guess of the edge
+    lo = [-np.inf, 0.0, 0.1 * scale, 0.05 * scale, -np.inf]
+    hi = [np.inf, 3 * drop, 3 * scale, 0.4 * scale, np.inf]
+    p0 = np.clip([float(profile[end]), drop, r0, 0.2 * scale, 0.0], np.add(lo, 1e-6),
+                 np.subtract(hi, 1e-6))
+    try:
+        popt, _ = curve_fit(_disc_model, radii[:end + 1], profile[:end + 1], p0=p0,
+                            bounds=(lo, hi))
+    except (RuntimeError, ValueError):
+        return math.nan, math.nan, end
+    return float(popt[2]), float(popt[3]), end
+
+
+def _fit_radii(radii: np.ndarray, profiles: np.ndarray, radius: float, blur: float,
+               end: int) -> np.ndarray:
+    """Radius of each of many profiles ``(n, R)`` with the blur of their pooled fit.
+
+    Each profile (up to index ``end``) is fitted with :func:`_disc_model` for 101 radii from
+    half to 1.5 times ``radius``; the model is linear in its other parameters, so each fit is
+    a small least-squares solve, all profiles at once. The best radius is refined by a parabola;
+    NaN where the contrast comes out <= 0.
+    """
+    rho = radii[:end + 1]
+    cand = radius * np.linspace(0.5, 1.5, 101)
+    data = profiles[:, :end + 1]
+    resid = np.empty((len(cand), len(profiles)))
+    contrast = np.empty_like(resid)
+    for k, r in enumerate(cand):
+        basis = np.column_stack([np.ones_like(rho), rho**2,
+                                 _disc_model(rho, 0.0, 1.0, r, blur, 0.0)])
+        coef = data @ np.linalg.pinv(basis).T  # (n, 3)
+        resid[k] = ((data - coef @ basis.T) ** 2).sum(1)
+        contrast[k] = coef[:, 2]
+    resid[contrast <= 0] = np.inf
+    k = np.argmin(resid, 0)
+    out = cand[k]
+    inner = (k > 0) & (k < len(cand) - 1)
+    kk = k[inner]
+    cols = np.flatnonzero(inner)
+    y0, y1, y2 = resid[kk - 1, cols], resid[kk, cols], resid[kk + 1, cols]
+    den = y0 - 2 * y1 + y2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = np.where(np.isfinite(den) & (den > 0), 0.5 * (y0 - y2) / den, 0.0)
+    out[cols] += shift * (cand[1] - cand[0])
+    out[~np.isfinite(resid.min(0))] = np.nan
+    return out
+
+
+def _radial_profile(volume: np.ndarray, centres: np.ndarray, directions: np.ndarray,
+                    radii: np.ndarray) -> np.ndarray:
+    """Mean intensity (trilinear) at distances ``radii`` from the ``centres`` (n, 3), in the
+    planes perpendicular to the ``directions`` (n, 3), over all centres and 16 angles."""
+    ang = np.linspace(0, 2 * np.pi, _N_ANGLES, endpoint=False)
+    total = np.zeros(len(radii))
+    for part in np.array_split(np.arange(len(centres)), max(1, len(centres) // 256)):
+        frames = _frame(directions[part])  # (n, 3, 3)
+        ring = (np.cos(ang)[None, :, None] * frames[:, None, 1]
+                + np.sin(ang)[None, :, None] * frames[:, None, 2])  # (n, A, 3)
+        pts = centres[part][:, None, None] + radii[None, :, None, None] * ring[:, None]
+        val = ndi.map_coordinates(volume, pts.reshape(-1, 3).T, order=1, mode="nearest")
+        total += val.reshape(pts.shape[:3]).mean(2).sum(0)
+    return total / max(len(centres), 1)
+
+
+def _log_diameter(crop: np.ndarray) -> float:
+    """First guess: the finest scale at which the scale-normalised Laplacian of Gaussian
+    (its 95th percentile over the crop) peaks.
+
+    For an isolated cylinder of radius ``r`` the response at its axis peaks at
+    ``sigma = r / sqrt(2)``. Fibres are the finest structure of a composite, so the first peak
+    from fine to coarse scales is taken (coarser peaks come from plies and resin layers);
+    neighbours in the kernel's negative lobe bias it low in packed composites (10-20 %), which
+    the profile fit then corrects.
+    """
+    scales = 2.0 ** np.arange(-0.5, 3.01, 0.25)
+    resp = []
+    for s in scales:
+        log = -(s * s) * ndi.gaussian_laplace(crop, s, mode="nearest")
+        m = int(math.ceil(2 * s))
+        inner = log[m:-m or None, m:-m or None, m:-m or None] if min(crop.shape) > 4 * m else log
+        resp.append(np.quantile(inner, 0.95))
+    resp = np.asarray(resp)
+    peaks = np.flatnonzero((resp[1:-1] >= resp[:-2]) & (resp[1:-1] >= resp[2:])) + 1
+    k = int(peaks[0]) if len(peaks) else int(np.argmax(resp))
+    log_s = np.log(scales)
+    best = float(scales[k])
+    if 0 < k < len(scales) - 1:
+        y0, y1, y2 = resp[k - 1:k + 2]
+        den = y0 - 2 * y1 + y2
+        if den < 0:
+            best = math.exp(log_s[k] + 0.5 * (y0 - y2) / den * (log_s[k + 1] - log_s[k]))
+    return float(2 * math.sqrt(2) * best)
+
+
+def _centres(vol: np.ndarray, d0: float) -> np.ndarray:
+    """Sub-voxel fibre-axis points: 3D maxima of the scale-normalised LoG (scale of ``d0``)
+    above its median, the weakest quarter dropped, away from the faces."""
+    s = d0 / (2 * math.sqrt(2))
+    log = -(s * s) * ndi.gaussian_laplace(vol, s, mode="nearest")
+    size = max(3, int(round(d0 * 0.6)) | 1)
+    peaks = (log == ndi.maximum_filter(log, size=size)) & (log > np.median(log))
+    m = int(math.ceil(d0)) + 1
+    for ax in range(3):
+        sl = [slice(None)] * 3
+        sl[ax] = np.r_[0:m, -m:0]
+        peaks[tuple(sl)] = False
+    idx = np.argwhere(peaks)
+    if len(idx) > 3:  # the weakest maxima are mostly noise between fibres
+        val = log[tuple(idx.T)]
+        idx = idx[val > np.quantile(val, 0.25)]
+    pos = idx.astype(float)
+    for ax in range(3):
+        e = np.zeros(3, int)
+        e[ax] = 1
+        fm, f0, fp = (log[tuple((idx + k * e).T)] for k in (-1, 0, 1))
+        den = fm - 2 * f0 + fp
+        pos[:, ax] += np.where(den < 0, 0.5 * (fm - fp) / np.where(den < 0, den, -1), 0)
+    return pos
+
+
+def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -> float:
+    """Estimate the typical fibre diameter (voxels) from the mean fibre cross-section.
+
+    1. A first guess ``d0`` is the finest scale at which the scale-normalised Laplacian of
+       Gaussian (LoG) response peaks.
+    2. Fibre-axis points are the 3D maxima of the LoG at that scale (the weakest quarter
+       dropped); the fibre direction at each is the structure-tensor direction
+       (:func:`orientation`, ``sigma = d0/4``, ``rho = d0``).
+    3. The intensity is averaged over all points and 16 angles in the planes perpendicular to
+       the fibres, out to ``1.5 d0``: the mean radial profile.
+    4. The profile, from the axis to its first minimum, is fitted with a disc blurred by a
+       Gaussian on a slowly rising background (the neighbours); its radius gives the diameter.
+    5. Steps 2-4 are repeated once at the new scale, kept unless the fit fails or moves the
+       estimate by more than 25 %. Where the first fit fails or leaves ``[d0 / 2, 2 d0]``,
+       ``d0`` is returned.
+
+    The fit models the blur of the scanner, so the result does not shrink for thin, blurred
+    fibres or for packed ones. On the fibre family (``fibre_family``: diameter 3-12 voxels,
+    volume fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) it is
+    within 10 % for diameters of 3.5 voxels and more. Thinner fibres in noise can hide the
+    fibre peak of step 1 (the estimate then follows a coarser structure, such as the plies):
+    give the diameter there (see ``docs/accuracy_fibres.md``).
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) array_like
+        Grey-value volume, fibres brighter than the matrix unless ``bright=False``.
+    bright : bool, optional
+        Fibres are bright (True) or dark.
+    max_size : int, optional
+        The estimate uses a central crop of at most ``max_size`` voxels per axis.
+
+    Returns
+    -------
+    float
+        Diameter in voxels.
+
+    Raises
+    ------
+    ValueError
+        If ``volume`` is not 3D or not finite.
+
+    Examples
+    --------
+    >>> from qimcore.data.synthetic import fibre_phantom
+    >>> volume, truth = fibre_phantom((40, 40, 40), diameter=6.0, random_state=0)
+    >>> bool(abs(estimate_diameter(volume) - 6.0) < 0.6)
+    True
+    """
+    volume = _validate.array(volume, "volume", ndim=3, allow_dask=True)
+    max_size = int(_validate.positive(max_size, "max_size", integer=True))
+    sl = tuple(slice(max(0, (n - max_size) // 2), max(0, (n - max_size) // 2) + max_size)
+               for n in volume.shape)
+    crop = np.asarray(volume[sl], dtype=np.float32)
+    crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
+    d = _log_diameter(crop)
+    first = _profile_diameter(crop, d)
+    if not 0.5 < first / d < 2:  # no fit (nan), or no fibre profile at the guessed scale
+        return d
+    second = _profile_diameter(crop, first)  # axes detected at the scale of the first fit
+    return second if 0.8 < second / first < 1.25 else first
+
+
+def _profile_diameter(crop: np.ndarray, d0: float) -> float:
+    """Diameter from the blurred-disc fit of the mean profile around the fibre axes detected
+    at the scale of ``d0`` (NaN where there are none or the fit fails)."""
+    pos = _centres(crop, d0)
+    if len(pos) == 0:
+        return math.nan
+    vec = _orientation_np(crop, max(0.5, d0 / 4), d0, 4.0)
+    ip = np.round(pos).astype(int)
+    dirs = vec[:, ip[:, 0], ip[:, 1], ip[:, 2]].T
+    radii = np.arange(0, 1.5 * d0, 0.25)
+    return 2 * _fit_radius(radii, _radial_profile(crop, pos, dirs, radii), d0)[0]

@@ -1,0 +1,99 @@
+"""qimcore.layers.shell_layers: rolled layers unfolded around their centre line."""
+
+import numpy as np
+import pytest
+
+from qimcore.data.synthetic import concentric_shells, shell_family
+from qimcore.layers import shell_layers
+
+LAYER_COLUMNS = ["layer", "thickness_mean", "thickness_std", "porosity"]
+
+
+def _tube(n_slices=16):
+    """Two rolled layers: a dense ring 9 <= r < 15 and a ring 15 <= r < 21 of grey 0.5 holding
+    a buried pore band (16 <= r < 19) in every 4th slice, around (24, 24)."""
+    z, y, x = np.mgrid[:n_slices, :49, :49]
+    r = np.hypot(y - 24, x - 24)
+    vol = np.where((r > 8.5) & (r < 14.5), 1.0, 0.0)
+    pores = (r > 15.5) & (r < 18.5) & (z % 4 == 0)
+    vol = np.where((r > 14.5) & (r < 20.5) & ~pores, 0.5, vol)
+    return vol.astype(np.float32)
+
+
+def test_shell_layers_exact_on_axis_rays():
+    # 4 axis-aligned rays sample voxel centres exactly: heights, thickness, porosity, volume
+    res = shell_layers(_tube(), ["rising", "falling", "falling"], center=(24, 24),
+                       radii=np.arange(24.0), n_angles=4, regions=("void", None, None, "void"),
+                       voxel_size=(2.0, 0.5, 0.5), threshold=0.25)
+    assert res.heights.shape == (3, 16, 4) and res.thickness.shape == (2, 16, 4)
+    assert [np.unique(h).tolist() for h in res.heights] == [[9], [15], [21]]
+    table = res.table
+    assert list(table.columns[:4]) == LAYER_COLUMNS
+    np.testing.assert_allclose(table["thickness_mean"], [3.0, 3.0])          # 6 samples of 0.5 µm
+    np.testing.assert_allclose(table["porosity"], [0.0, 3 / 6 / 4])
+    ring = np.pi * (np.array([14.5, 20.5]) ** 2 - np.array([8.5, 14.5]) ** 2) * 0.25 * 2.0 * 16
+    np.testing.assert_allclose(table["volume"], ring)
+    np.testing.assert_allclose(res.points[0, 0], [[24, 33], [33, 24], [24, 15], [15, 24]],
+                               atol=1e-9)
+
+
+def test_shell_layers_smooth_across_slices_with_moving_centre():
+    vol = _tube(12)
+    shifted = np.stack([np.roll(s, k // 3, axis=1) for k, s in enumerate(vol)])  # tilted axis
+    centres = np.stack([np.full(12, 24.0), 24.0 + np.arange(12) // 3], axis=1)
+    res = shell_layers(shifted, ["rising", "falling", "falling"], center=centres,
+                       radii=np.arange(24.0), n_angles=48, delta=(1, 2), voxel_size=0.5,
+                       regions=("void", None, None, "void"), threshold=0.25)
+    assert np.abs(np.diff(res.heights, axis=1)).max() <= 1                 # along z: delta 1
+    assert (res.heights[0] == 9).all() and (res.heights[2] == 21).all()
+    np.testing.assert_allclose(res.table["thickness_mean"], [3.0, 3.0], atol=0.1)
+    np.testing.assert_allclose(res.table["porosity"], [0.0, 0.125], atol=0.005)
+    ring = np.pi * np.array([14.5 ** 2 - 8.5 ** 2, 20.5 ** 2 - 14.5 ** 2]) * 0.5 ** 3 * 12
+    np.testing.assert_allclose(res.table["volume"], ring, rtol=0.03)
+    default = shell_layers(shifted, ["rising", "falling", "falling"], radii=np.arange(24.0),
+                           n_angles=48, delta=(1, 2), regions=("void", None, None, "void"))
+    np.testing.assert_allclose(default.centres, centres, atol=0.5)         # centre of mass
+
+
+def test_shell_layers_bad_input():
+    vol = _tube(4)
+    with pytest.raises(ValueError, match="edges"):
+        shell_layers(vol, ["rising", "up"])
+    with pytest.raises(ValueError, match="edges"):
+        shell_layers(vol, ["rising"])
+    with pytest.raises(ValueError, match="regions"):
+        shell_layers(vol, ["rising", "falling"], regions=("void", None))
+    with pytest.raises(ValueError, match="voxel_size"):
+        shell_layers(vol, ["rising", "falling"], voxel_size=(1.0, 1.0, 2.0))
+    with pytest.raises(ValueError, match="slices"):
+        shell_layers(vol, ["rising", "falling"], slices=[0, 9])
+    with pytest.raises(ValueError, match="material"):
+        shell_layers(vol, ["rising", "falling"], material=np.ones((4, 49, 48)))
+    with pytest.raises(ValueError, match="volume"):
+        shell_layers(vol[0], ["rising", "falling"])
+
+
+# ----------------------------------------------------------------------------- phantom family
+@pytest.mark.parametrize("seed", range(4))
+def test_closed_porous_wall_across_family(seed):
+    """One porous wall (pores up to 10 %) around an off-centre axis: radii, thickness, porosity."""
+    volume, truth = shell_family(random_state=seed, shape=(4, 80, 80), n_layers=1,
+                                 porosity=(0.0, 0.1))
+    res = shell_layers(volume, ["rising", "falling"], center=truth["center"],
+                       radii=np.arange(38.0), n_angles=60)
+    # heights index the first radius sample inside the wall: half a sample above the surface
+    np.testing.assert_allclose(res.heights.mean(axis=(1, 2)), truth["radii"] + 0.5, atol=0.5)
+    np.testing.assert_allclose(res.table["thickness_mean"], truth["thickness"], atol=0.6)
+    np.testing.assert_allclose(res.table["porosity"], truth["porosity"], atol=0.05)
+
+
+def test_concentric_shells_truth():
+    volume, truth = concentric_shells((3, 64, 64), (6.0, 8.0), (0.0, 0.25), inner_radius=10.0,
+                                      greys=(1.0, 0.8), noise=0.0, random_state=2)
+    assert truth["radii"].tolist() == [10.0, 16.0, 24.0]
+    assert truth["porosity"][0] == 0 and abs(truth["porosity"][1] - 0.25) < 1e-3
+    solid = truth["material"]
+    assert set(np.unique(volume[solid & (truth["layer"] == 1)])) == {np.float32(0.8)}
+    assert (volume[truth["layer"] < 0] == 0).all()
+    with pytest.raises(ValueError, match="shape"):
+        concentric_shells((3, 32, 32), (6.0, 8.0), (0.0, 0.1), inner_radius=10.0)

@@ -1,0 +1,148 @@
+"""Accuracy of qimcore.fibres with library defaults across the fibre phantom family."""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy.spatial import cKDTree  # noqa: E402
+
+from qimcore.data.synthetic import fibre_family  # noqa: E402
+from qimcore.fibres import estimate_diameter, fibre_table, find_breaks, track_fibres  # noqa: E402
+
+N_PHANTOMS = 24
+N_THIN = 12  # extra phantoms with the thinnest fibres, diameter estimate only
+GAP_BINS = [1, 2, 4, 8, 16, 48]
+
+
+def _sweep() -> tuple[list[dict], list[dict]]:
+    """One row per phantom and one per true break."""
+    phantoms, breaks = [], []
+    for seed in range(N_PHANTOMS):
+        volume, truth = fibre_family(random_state=seed, n_breaks=(3, 6))
+        p = truth["params"]
+        d = p["diameter"]
+        est = estimate_diameter(volume)
+        tracks = track_fibres(volume)
+        table = fibre_table(tracks, volume=volume)
+        # a track is a true fibre when its mean distance to the nearest true centre line is
+        # below half a diameter; its diameter error is the table's accuracy
+        lines = np.concatenate(truth["tracks"])
+        near = np.array([cKDTree(lines).query(t)[0].mean() < d / 2 for t in tracks], bool)
+        found = find_breaks(tracks, volume=volume)
+        f = found[["z", "y", "x"]].to_numpy()
+        t = truth["breaks"][["z", "y", "x"]].to_numpy()
+        dist = np.linalg.norm(f[:, None] - t[None], axis=-1) if len(f) and len(t) else None
+        hit = dist.min(0) < max(3.0, d) if dist is not None else np.zeros(len(t), bool)
+        ok = dist.min(1) < max(3.0, d) if dist is not None else np.zeros(len(f), bool)
+        phantoms.append({
+            "diameter": d, "tilt": max(tl for _, tl in p["plies"]),
+            "volume_fraction": truth["volume_fraction"], "cnr": p["contrast"] / p["noise"],
+            "estimate_error": est / d - 1,
+            "table_error": float(table.diameter[near].median()) / d - 1 if near.any() else np.nan,
+            "spurious": float(1 - near.mean()) if len(near) else 0.0,
+            "params": p,
+            "n_found": len(f), "n_false": int((~ok).sum())})
+        for gap, h in zip(truth["breaks"].gap, hit, strict=True):
+            breaks.append({"gap": gap, "gap_d": gap / d, "hit": bool(h)})
+    return phantoms, breaks
+
+
+def _thin() -> list[dict]:
+    """Diameter estimate on thin fibres (3-4 voxels) over the whole blur range."""
+    rows = []
+    for seed in range(N_THIN):
+        volume, truth = fibre_family(random_state=1000 + seed, diameter=(3, 4))
+        p = truth["params"]
+        rows.append({"diameter": p["diameter"], "blur": p["blur"],
+                     "error": estimate_diameter(volume) / p["diameter"] - 1})
+    return rows
+
+
+def report(figures: pathlib.Path) -> str:
+    """Run the sweep, save the plots into ``figures`` and return the markdown section."""
+    figures.mkdir(parents=True, exist_ok=True)
+    ph, br = _sweep()
+    thin = _thin()
+    d = np.array([r["diameter"] for r in ph])
+    tilt = np.array([r["tilt"] for r in ph])
+    est = np.array([r["estimate_error"] for r in ph]) * 100
+    tab = np.array([r["table_error"] for r in ph]) * 100
+    spur = np.array([r["spurious"] for r in ph])
+    gap = np.array([r["gap"] for r in br])
+    hit = np.array([r["hit"] for r in br])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, x, name in ((axes[0], d, "diameter (voxels)"), (axes[1], tilt, "largest ply tilt (deg)")):
+        ax.plot(x, est, "o", label="estimate_diameter")
+        ax.plot(x, tab, "s", label="fibre_table (median)")
+        ax.axhline(10, color="k", ls=":")
+        ax.axhline(-10, color="k", ls=":")
+        ax.set_xlabel(name)
+        ax.set_ylabel("diameter error (%)")
+        ax.legend()
+    rec = [hit[(gap >= lo) & (gap < hi)].mean() if ((gap >= lo) & (gap < hi)).any() else np.nan
+           for lo, hi in zip(GAP_BINS[:-1], GAP_BINS[1:], strict=True)]
+    axes[2].bar(range(len(rec)), rec)
+    axes[2].set_xticks(range(len(rec)), [f"{a}-{b}" for a, b in zip(GAP_BINS[:-1], GAP_BINS[1:],
+                                                                    strict=True)])
+    axes[2].set_xlabel("gap (voxels)")
+    axes[2].set_ylabel("break recall")
+    axes[2].set_ylim(0, 1.05)
+    fig.tight_layout()
+    fig.savefig(figures / "fibres.png", dpi=80)
+    plt.close(fig)
+    n_found = sum(r["n_found"] for r in ph)
+    n_false = sum(r["n_false"] for r in ph)
+    lines = [
+        "## Fibres",
+        "",
+        f"{N_PHANTOMS} phantoms of `fibre_family` (diameter 3-12 voxels, volume fraction 30-65 % "
+        "per ply, tilt 0-30 degrees, 1-3 plies, bent plies, contrast / noise 3-30, blur 0.4-1 "
+        "voxel, 3-6 breaks with gaps of 1 voxel to 4 diameters), every call with library "
+        "defaults (`track_fibres(volume)`, `find_breaks(tracks, volume=volume)`).",
+        "",
+        "![fibres](figures/accuracy/fibres.png)",
+        "",
+        "| quantity | mean abs error | worst |",
+        "|---|---|---|",
+        f"| `estimate_diameter` | {np.abs(est).mean():.1f} % | {est[np.argmax(np.abs(est))]:+.1f} % |",
+        f"| `fibre_table` diameter (median of the true tracks per volume) | "
+        f"{np.nanmean(np.abs(tab)):.1f} % | {tab[np.nanargmax(np.abs(tab))]:+.1f} % |",
+        "",
+        f"Tracks that follow no true fibre: {np.mean(spur):.1%} on average, at most "
+        f"{np.max(spur):.0%} (volume with diameter {d[np.argmax(spur)]:.1f} and volume fraction "
+        f"{ph[int(np.argmax(spur))]['volume_fraction']:.2f}).",
+        "",
+        "| gap (voxels) | breaks | recall |",
+        "|---|---|---|",
+    ]
+    for (lo, hi), r in zip(zip(GAP_BINS[:-1], GAP_BINS[1:], strict=True), rec, strict=True):
+        n = int(((gap >= lo) & (gap < hi)).sum())
+        lines.append(f"| {lo}-{hi} | {n} | {r:.2f} |")
+    ok = [r for r in thin if abs(r["error"]) <= 0.1]
+    bad = [r for r in thin if abs(r["error"]) > 0.1]
+    lines += ["", f"Thin fibres ({N_THIN} more phantoms, diameter 3-4 voxels): `estimate_diameter` "
+              f"within 10 % in {len(ok)} of {N_THIN}"
+              + ("." if not bad else
+                 "; below about 3.5 voxels noise hides the fibre scale from the first (LoG) guess, "
+                 "which then follows coarser structure: "
+                 + ", ".join(f"d = {r['diameter']:.1f}, blur {r['blur']:.2f}: "
+                             f"{100 * r['error']:+.0f} %" for r in bad) + "."),
+              ]
+    lines += ["", f"Break precision (found breaks within a diameter of a true one): "
+              f"{1 - n_false / max(n_found, 1):.2f} ({n_found} found, {n_false} false).", "",
+              "Gaps of 2 voxels up to about one diameter lie inside one linked track and are "
+              "found from the missing fibre material. Longer gaps end the tracks; they are found "
+              "only where both pieces are tracked and their ends face each other, and are missed "
+              "where a piece is shorter than the shortest kept track (2 diameters) or its track "
+              "strays onto a neighbour at the fibre end. A 1-voxel gap is blurred below the "
+              "half-contrast level and mostly not seen.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report(pathlib.Path("docs/figures/accuracy")))
