@@ -6,6 +6,8 @@ comma  := ,
 STAMP  := $(VENV)/.installed-all+test
 HUB_STAMP := $(VENV)/.installed-all
 PROXY  := node_modules/.bin/configurable-http-proxy
+WARM   := $(VENV)/.qimcore-numba-warm
+LABSET := $(VENV)/share/jupyter/lab/settings/overrides.json
 PYTEST_ARGS ?=
 
 .PHONY: help install data lint test test-fast hub hub-stop bench validate clean
@@ -29,7 +31,17 @@ $(PROXY): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(PROXY)
+# After an install stamp (listed first where used): compile the numba kernels once into a cache
+# every user (hub accounts too) can read, point the python3 kernel spec at it (rerun when the
+# sources change), and install JupyterLab settings for every user (no news pop-up).
+$(WARM): pyproject.toml $(wildcard qimcore/*.py qimcore/*/*.py)
+	$(PY) -m qimcore._warmup
+	touch $@
+
+$(LABSET): qimcore/jupyterlab_overrides.json
+	install -D -m 644 $< $@
+
+install: $(STAMP) $(PROXY) $(WARM) $(LABSET)
 
 data: $(HUB_STAMP)
 	$(PY) -m qimcore.data fetch
@@ -46,7 +58,7 @@ test-fast: install
 
 # The admin account's name: QIMCORE_HUB_ADMIN, else the user running `make hub`.
 hub: export QIMCORE_HUB_ADMIN := $(or $(QIMCORE_HUB_ADMIN),$(shell id -un))
-hub: $(HUB_STAMP) $(PROXY) data
+hub: $(HUB_STAMP) $(PROXY) $(WARM) $(LABSET) data
 	@echo ""
 	@echo "qimcore JupyterHub: http$${QIMCORE_HUB_SSL_CERT:+s}://$${QIMCORE_HUB_IP:-127.0.0.1}:$${QIMCORE_HUB_PORT:-8000} (admin: $$QIMCORE_HUB_ADMIN)"
 	@echo "Stop with Ctrl-C or 'make hub-stop': the proxy and every user server shut down."

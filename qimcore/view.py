@@ -1,15 +1,20 @@
-"""Viewing: label/probability overlays, orthogonal slices, surfaces, histograms, napari.
+"""Viewing: label/probability overlays, orthogonal slices, surfaces, histograms, 3D views.
 
 The matplotlib helpers draw into a given ``ax`` (or a new figure) and return it; the colour
 compositing (:func:`overlay_rgb`) is pure numpy and is shared with
-:class:`qimcore.widgets.Annotator`. :func:`napari` opens a napari viewer (imported lazily;
-``pip install 'qimcore[viewer]'``). :func:`heights_to_mesh` turns surfaces from
-:func:`qimcore.surfaces.detect_surfaces` into triangle meshes for napari and
-:func:`qimcore.io.save_mesh`.
+:class:`qimcore.widgets.Annotator`. Two 3D viewers show a volume with its labels, surfaces
+and tracks: :func:`view3d` in the notebook, in the browser (k3d's WebGL widget: works on a
+hub, no display needed; ``pip install 'qimcore[widgets]'``), and :func:`napari` on a desktop
+(``pip install 'qimcore[viewer]'``). Both are imported lazily. :func:`heights_to_mesh` turns
+surfaces from :func:`qimcore.surfaces.detect_surfaces` into triangle meshes for the viewers
+and :func:`qimcore.io.save_mesh`.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +25,14 @@ from . import _units, _validate
 from .surfaces import heights_to_mesh  # the mesh of detected surfaces, re-exported
 
 if TYPE_CHECKING:
+    import k3d.plot
     import matplotlib.axes
     import matplotlib.figure
     import napari as _napari
 
 __all__ = [
     "class_colors",
+    "downsample",
     "heights_to_mesh",
     "histogram",
     "napari",
@@ -34,6 +41,8 @@ __all__ = [
     "overlay_rgb",
     "show_curves",
     "show_surfaces",
+    "track_lines",
+    "view3d",
 ]
 
 # Tableau-like palette; class k (1-based) gets _PALETTE[(k - 1) % len].
@@ -366,10 +375,10 @@ def histogram(image: Any, labels: Any = None, *, bins: int = 256, ax: Any = None
     return ax
 
 
-def _track_table(tracks: Sequence[Any]) -> np.ndarray:
-    """napari Tracks data ``[id, t, z, y, x]``; ``t`` is the point's index along its track."""
-    rows = []
-    for i, track in enumerate(tracks):
+def _track_points(tracks: Sequence[Any]) -> list[np.ndarray]:
+    """``(n, 3)`` float64 (z, y, x) points of each track; a nerve gives its axon centre line."""
+    out = []
+    for track in tracks:
         if hasattr(track, "inner") and hasattr(track, "z"):   # qimcore.nerves.NerveTrack
             centre = np.asarray(track.inner, dtype=np.float64).mean(axis=1)
             pts = np.column_stack([np.asarray(track.z, dtype=np.float64), centre])
@@ -377,11 +386,16 @@ def _track_table(tracks: Sequence[Any]) -> np.ndarray:
             pts = _validate.array(track, "tracks", ndim=2, allow_dask=False).astype(np.float64)
         if pts.shape[1] != 3:
             raise ValueError(f"tracks must hold (n, 3) (z, y, x) arrays, got {pts.shape}")
-        n = len(pts)
-        rows.append(np.column_stack([np.full(n, i), np.arange(n), pts]))
-    if not rows:
+        out.append(pts)
+    if not out:
         raise ValueError("tracks is empty")
-    return np.vstack(rows)
+    return out
+
+
+def _track_table(tracks: list[np.ndarray]) -> np.ndarray:
+    """napari Tracks data ``[id, t, z, y, x]``; ``t`` is the point's index along its track."""
+    return np.vstack([np.column_stack([np.full(len(p), i), np.arange(len(p)), p])
+                      for i, p in enumerate(tracks)])
 
 
 def napari(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = None, *,
@@ -421,6 +435,12 @@ def napari(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
     """
     vol = _validate.array(volume, "volume", ndim=3)
     scale = _units.voxel_size(voxel_size, 3)
+    if viewer is None and not _has_display():
+        raise ValueError(
+            "qimcore.view.napari needs a desktop display, and there is none here ($DISPLAY "
+            "and $WAYLAND_DISPLAY are unset, e.g. on a JupyterHub): use "
+            "qimcore.view.view3d(volume, labels=..., surfaces=..., tracks=...) for a 3D view "
+            "in the notebook, in the browser")
     try:
         import napari as napari_module
     except ImportError as err:  # pragma: no cover - depends on the install
@@ -456,7 +476,7 @@ def napari(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
                                name=f"surface {i}", scale=scale, opacity=0.7,
                                colormap=_solid_colormap(colors[i]))
     if tracks is not None:
-        table = _track_table(tracks)
+        table = _track_table(_track_points(tracks))
         viewer.add_tracks(table, name="tracks", scale=(1.0, *scale), tail_length=len(table),
                           tail_width=3)
         viewer.dims.set_point(0, table[:, 1].max())     # time = index along track: show all
@@ -468,3 +488,266 @@ def _solid_colormap(color: np.ndarray) -> Any:
 
     rgba = np.append(color, 1.0)
     return Colormap(np.stack([rgba, rgba]), name=f"qimcore_{'_'.join(f'{c:.3f}' for c in color)}")
+
+
+def _has_display() -> bool:
+    """False on Linux without X11/Wayland display, where Qt would abort the process."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")))
+
+
+# ----------------------------------------------------------------------------- browser 3D view
+def downsample(volume: Any, max_voxels: int, *, labels: bool = False
+               ) -> tuple[np.ndarray, int]:
+    """A small in-memory copy of a (possibly huge, lazy) volume for 3D display.
+
+    The volume is reduced by the smallest integer factor ``f`` (the same along each axis)
+    that leaves at most ``max_voxels`` voxels: the mean of each ``f × f × f`` block for grey
+    values, the voxel at the centre of each block for labels. A dask volume is reduced chunk
+    by chunk (never loaded whole); trailing voxels that do not fill a block are dropped.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray or dask array
+    max_voxels : int
+        Upper bound on the number of voxels returned (>= 1).
+    labels : bool, keyword-only
+        Pick voxels (integer labels) instead of averaging.
+
+    Returns
+    -------
+    small : (Z // f, Y // f, X // f) ndarray
+        float32 block means, or the labels' dtype.
+    factor : int
+        ``f``; voxel ``(i, j, k)`` of ``small`` covers ``volume[f*i:f*i+f, ...]``.
+
+    Examples
+    --------
+    >>> small, f = downsample(np.arange(64.0).reshape(4, 4, 4), 8)
+    >>> f, small.shape, float(small[0, 0, 0])
+    (2, (2, 2, 2), 10.5)
+    """
+    vol = _validate.array(volume, "volume", ndim=3)
+    _validate.positive(max_voxels, "max_voxels", integer=True)
+    f = max(1, math.floor((math.prod(vol.shape) / max_voxels) ** (1 / 3)))
+    while f > 1 and math.prod(s // (f - 1) for s in vol.shape) <= max_voxels:
+        f -= 1
+    while math.prod(s // f for s in vol.shape) > max_voxels:
+        f += 1
+    if min(vol.shape) < f:
+        raise ValueError(f"volume {vol.shape} cannot be reduced to {max_voxels} voxels with "
+                         "the same factor along each axis: raise max_voxels")
+    trimmed = vol[tuple(slice(0, s // f * f) for s in vol.shape)]
+    if labels:
+        small = trimmed[f // 2::f, f // 2::f, f // 2::f]
+        return np.asarray(small), f
+    if f == 1:
+        return np.asarray(trimmed, dtype=np.float32), 1
+    lazy = da.asarray(trimmed)
+    lazy = lazy.rechunk(tuple(max(f, c // f * f) for c in lazy.chunksize))
+    small = da.coarsen(np.mean, lazy.astype(np.float32), {0: f, 1: f, 2: f})
+    return np.asarray(small.compute(), dtype=np.float32), f
+
+
+def track_lines(tracks: Sequence[Any], values: Any = None, *, voxel_size: Any = 1.0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices, segments and per-vertex values of tracks, for a line drawing (x, y, z order).
+
+    Parameters
+    ----------
+    tracks : sequence of (n, 3) (z, y, x) arrays or of ``NerveTrack``
+        Fibre centre lines, or nerves (drawn by their axon centre line).
+    values : sequence of float, optional
+        One value per track (e.g. a column of :func:`qimcore.nerves.nerve_table`), given to
+        each of its vertices; default the track's index.
+    voxel_size : float or (z, y, x) floats, keyword-only
+        Scales the coordinates (micrometres).
+
+    Returns
+    -------
+    vertices : (N, 3) float32 ndarray
+        ``(x, y, z)`` points of all tracks, one after the other.
+    segments : (S, 2) uint32 ndarray
+        Vertex index pairs joining consecutive points of the same track.
+    attribute : (N,) float32 ndarray
+        The track's value at each vertex.
+
+    Examples
+    --------
+    >>> v, s, a = track_lines([np.array([[0, 1, 2], [1, 1, 2]]), np.zeros((1, 3))], [5, 7])
+    >>> v.tolist(), s.tolist(), a.tolist()
+    ([[2.0, 1.0, 0.0], [2.0, 1.0, 1.0], [0.0, 0.0, 0.0]], [[0, 1]], [5.0, 5.0, 7.0])
+    """
+    points = _track_points(tracks)
+    if values is None:
+        values = np.arange(len(points))
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.shape != (len(points),):
+        raise ValueError(f"values must hold one number per track ({len(points)}), "
+                         f"got shape {vals.shape}")
+    scale = np.asarray(_units.voxel_size(voxel_size, 3), dtype=np.float64)
+    counts = np.array([len(p) for p in points])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    segments = np.concatenate([np.stack([s + np.arange(c - 1), s + np.arange(1, c)], 1)
+                               for s, c in zip(starts, counts)]).astype(np.uint32)
+    vertices = (np.vstack(points) * scale)[:, ::-1].astype(np.float32)
+    return vertices, segments.reshape(-1, 2), np.repeat(vals, counts).astype(np.float32)
+
+
+def _k3d_colormap(colors: Any) -> list[float]:
+    """k3d colour map ``[v, r, g, b, ...]`` from a matplotlib name or (n, 3) RGB rows."""
+    if isinstance(colors, str):
+        import matplotlib
+
+        colors = matplotlib.colormaps[colors](np.linspace(0, 1, 32))[:, :3]
+    rgb = np.asarray(colors, dtype=np.float64)
+    v = np.linspace(0, 1, len(rgb))
+    return np.column_stack([v, rgb]).ravel().tolist()
+
+
+def _hex(color: np.ndarray) -> int:
+    r, g, b = (int(round(255 * c)) for c in color[:3])
+    return (r << 16) + (g << 8) + b
+
+
+def _bounds(shape: tuple[int, ...], factor: int, scale: np.ndarray) -> list[float]:
+    """k3d bounds ``[x0, x1, y0, y1, z0, z1]`` of the voxel edges (centre of voxel i at i)."""
+    out = []
+    for axis in (2, 1, 0):
+        out += [-0.5 * scale[axis], (shape[axis] * factor - 0.5) * scale[axis]]
+    return out
+
+
+def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = None, *,
+           probabilities: Any = None, track_values: Any = None, track_colormap: str = "viridis",
+           voxel_size: Any = 1.0, max_voxels: int = 2**22, opacity: float = 0.5,
+           height: int = 560) -> k3d.plot.Plot:
+    """3D view in the notebook (browser, WebGL): volume, labels, surfaces and tracks.
+
+    Runs wherever the notebook runs, a hub included (no display, no GPU needed: k3d renders
+    in the browser). Volumes larger than ``max_voxels`` are shown downsampled
+    (:func:`downsample`, chunk by chunk for dask), so a huge volume costs a small transfer.
+    Objects can be hidden, recoloured and clipped from the plot's menu.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray or dask array
+        Grey values, drawn by volume rendering (object ``"volume"``; fainter when other
+        objects are shown, so that they stay visible; its opacity is in the plot's panel).
+    labels : (Z, Y, X) int array, optional
+        Classes ``1..C`` as coloured voxels (object ``"labels"``; class colours of
+        :func:`class_colors`).
+    surfaces : (n_surfaces, Y, X) int ndarray or sequence of (vertices, faces), optional
+        Height maps from :func:`qimcore.surfaces.detect_surfaces` or ``(z, y, x)`` meshes
+        from :func:`qimcore.surfaces.deform_mesh`; one mesh ``"surface i"`` each.
+    tracks : sequence of (n, 3) (z, y, x) arrays or of ``NerveTrack``, optional
+        Fibre or nerve centre lines, one line object ``"tracks"`` (see :func:`track_lines`).
+    probabilities : (C, Z, Y, X) array, keyword-only, optional
+        One volume ``"probability k"`` per class, in the class colour; only the last class is
+        visible at first.
+    track_values : sequence of float, keyword-only, optional
+        One value per track colouring it, e.g. ``nerve_table(tracks)["axon_diameter"]`` or
+        ``fibre_table(tracks)["theta"]``; a pandas Series names the colour bar.
+    track_colormap : str, keyword-only
+        Matplotlib colour map of ``track_values``.
+    voxel_size : float or (z, y, x) floats, keyword-only
+        Voxel size in micrometres (the plot's units).
+    max_voxels : int, keyword-only
+        Largest volume sent to the browser; larger volumes are downsampled.
+    opacity : float, keyword-only
+        Opacity of labels and surfaces.
+    height : int, keyword-only
+        Plot height in pixels.
+
+    Returns
+    -------
+    k3d.plot.Plot
+        A notebook widget: the cell shows it; ``plot.objects`` lists what is drawn.
+
+    Examples
+    --------
+    >>> plot = view3d(np.random.rand(32, 32, 32), surfaces=np.full((1, 32, 32), 16))
+    >>> [o.name for o in plot.objects]
+    ['volume', 'surface 0']
+    """
+    try:
+        import k3d
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError("qimcore.view.view3d needs k3d: pip install 'qimcore[widgets]'"
+                          ) from err
+    vol = _validate.array(volume, "volume", ndim=3)
+    if not 0 <= opacity <= 1:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity!r}")
+    scale = np.asarray(_units.voxel_size(voxel_size, 3), dtype=np.float64)
+    small, f = downsample(vol, max_voxels)
+    bounds = _bounds(small.shape, f, scale)
+    lo, hi = (float(v) for v in np.percentile(small, [1, 99.5]))
+    plot = k3d.plot(height=height, grid_visible=False, menu_visibility=True,
+                    axes=["x (µm)", "y (µm)", "z (µm)"])
+    alone = labels is None and surfaces is None and tracks is None and probabilities is None
+    plot += k3d.volume(small, color_range=[lo, hi if hi > lo else lo + 1],
+                       color_map=_k3d_colormap("gray"), opacity_function=[0, 0, 1, 1],
+                       bounds=bounds, name="volume", alpha_coef=10.0 if alone else 2.0,
+                       compression_level=1)
+    if probabilities is not None:
+        if tuple(probabilities.shape[1:]) != vol.shape:
+            raise ValueError(f"probabilities must have shape (C,) + {vol.shape}, got "
+                             f"{tuple(probabilities.shape)}")
+        colors = class_colors(len(probabilities))
+        for k in range(len(probabilities)):
+            p, _ = downsample(probabilities[k], max_voxels)
+            plot += k3d.volume(p, color_range=[0, 1], bounds=bounds,
+                               color_map=_k3d_colormap([[0, 0, 0], colors[k]]),
+                               opacity_function=[0, 0, 1, 1], alpha_coef=10.0,
+                               name=f"probability {k + 1}", visible=k == len(probabilities) - 1,
+                               compression_level=1)
+    if labels is not None:
+        lab = _validate.array(labels, "labels", ndim=3)
+        if lab.shape != vol.shape:
+            raise ValueError(f"labels must have the volume's shape {vol.shape}, got {lab.shape}")
+        if not np.issubdtype(lab.dtype, np.integer):
+            raise TypeError(f"labels must be an integer array, got {lab.dtype}")
+        small_lab, _ = downsample(lab, max_voxels, labels=True)
+        if small_lab.min() < 0 or small_lab.max() > 255:
+            raise ValueError("labels must lie in 0..255 for the 3D view")
+        n = max(1, int(small_lab.max()))
+        plot += k3d.voxels(small_lab.astype(np.uint8),
+                           color_map=[_hex(c) for c in class_colors(n)], outlines=False,
+                           opacity=opacity, bounds=bounds, name="labels", compression_level=1)
+    if surfaces is not None:
+        if isinstance(surfaces, np.ndarray):
+            if surfaces.ndim != 3 or surfaces.shape[1:] != vol.shape[1:]:
+                raise ValueError(f"surfaces must be heights (n_surfaces,) + {vol.shape[1:]}, "
+                                 f"got {surfaces.shape}")
+            meshes = [heights_to_mesh(h) for h in surfaces]
+        else:
+            meshes = list(surfaces)
+        colors = class_colors(max(len(meshes), 1))
+        for i, (verts, faces) in enumerate(meshes):
+            v = _validate.array(verts, "surfaces", ndim=2, allow_dask=False)
+            plot += k3d.mesh((v * scale)[:, ::-1].astype(np.float32),
+                             np.asarray(faces, dtype=np.uint32), color=_hex(colors[i]),
+                             opacity=opacity, side="double", flat_shading=False,
+                             name=f"surface {i}")
+    if tracks is not None:
+        vertices, segments, values = track_lines(tracks, track_values, voxel_size=voxel_size)
+        lo, hi = float(values.min()), float(values.max())
+        width = 0.008 * float(np.linalg.norm(np.subtract(bounds[1::2], bounds[::2])))
+        plot += k3d.lines(vertices, segments, indices_type="segment", attribute=values,
+                          color_map=_k3d_colormap(track_colormap),
+                          color_range=[lo, hi if hi > lo else lo + 1], width=width,
+                          shader="mesh", name=getattr(track_values, "name", None) or "tracks")
+        plot.colorbar_object_id = plot.objects[-1].id
+    plot.camera = _oblique_camera(bounds)
+    plot.camera_auto_fit = False
+    return plot
+
+
+def _oblique_camera(bounds: list[float]) -> list[float]:
+    """k3d camera (position, target, up) looking at the box obliquely, z (slices) up."""
+    lo, hi = np.asarray(bounds[::2]), np.asarray(bounds[1::2])
+    centre, diagonal = (lo + hi) / 2, float(np.linalg.norm(hi - lo))
+    direction = np.array([1.0, -1.4, 0.9]) / np.linalg.norm([1.0, -1.4, 0.9])
+    return [*(centre + 1.2 * diagonal * direction), *centre, 0.0, 0.0, 1.0]

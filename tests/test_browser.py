@@ -1,14 +1,21 @@
-"""The Annotator in a real JupyterLab 4 and Notebook 7, driven by headless chromium's mouse.
+"""The notebook widgets in a real JupyterLab 4 and Notebook 7, driven by headless chromium.
 
-Starts the server on a free port (token auth), opens a notebook that shows an Annotator,
-draws one stroke of class 1 and one of class 2, and checks the kernel's ``labels`` (written by
-an ``on_update`` callback), the propagated segmentation, and the canvas pixels against
-:func:`qimcore.view.overlay_rgb`. Screenshots:
-``test-artifacts/annotator_lab.png`` and ``test-artifacts/annotator_notebooks.png``.
+- The Annotator: starts the server on a free port (token auth), opens a notebook that shows an
+  Annotator (an in-memory image at zoom 4, or a lazy dask volume zoomed to fit the window),
+  draws one stroke of class 1 and one of class 2 with the mouse, and checks the kernel's
+  ``labels`` (written by an ``on_update`` callback), the propagated segmentation, and the
+  canvas pixels against :func:`qimcore.view.overlay_rgb`. Screenshots:
+  ``test-artifacts/annotator_{lab,notebooks,lab_lazy}.png``.
+- The 3D view: :func:`qimcore.view.view3d` of a volume with labels, a surface and tracks in
+  JupyterLab, with WebGL in software (SwiftShader); the render must not be blank and must
+  change where the objects are, compared with a render of the volume alone, and show the class
+  colours only with the objects. JupyterLab runs with the settings overrides the install puts
+  in place: no news pop-up. Screenshots: ``test-artifacts/view3d_*.png``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -62,28 +69,36 @@ def _wait_for(predicate, timeout: float, what: str):
 FRONT_ENDS = {"jupyterlab": "lab/tree", "notebook": "notebooks"}   # module -> notebook URL
 
 
-@pytest.fixture(params=list(FRONT_ENDS))
-def lab(request, tmp_path):
-    """JupyterLab 4 or Notebook 7 serving ``tmp_path``; yields (notebook url, token, out dir)."""
-    if importlib.util.find_spec(request.param) is None:
-        pytest.skip(f"{request.param} is not installed (pip install {request.param})")
+@contextlib.contextmanager
+def _jupyter(tmp_path: Path, module: str, cells: list[str], name: str, *,
+             overrides: Path | None = None):
+    """JupyterLab 4 or Notebook 7 serving ``tmp_path`` with notebook ``name`` of ``cells``
+    (``__OUT__`` replaced by an output folder) and its kernel started, with the settings
+    ``overrides`` file as the install puts it; yields (notebook url, token, out dir)."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed (pip install {module})")
     out = tmp_path / "out"
-    out.mkdir()
-    cell = (REPO / "tests" / "browser" / "annotate_cell.py.in").read_text()
+    out.mkdir(exist_ok=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        cell.replace("__OUT__", out.as_posix()))])
+        cell.replace("__OUT__", out.as_posix())) for cell in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    nbformat.write(nb, tmp_path / "annotate.ipynb")
+    nbformat.write(nb, tmp_path / name)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
-    cmd = [sys.executable, "-m", request.param, f"--port={port}", "--ip=127.0.0.1",
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", module, f"--port={port}", "--ip=127.0.0.1",
            f"--ServerApp.token={token}", "--ServerApp.open_browser=False",
            f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if overrides is not None:     # as installed into <environment>/share/jupyter/lab/settings
+        app_settings = tmp_path / "app-settings"
+        app_settings.mkdir()
+        (app_settings / "overrides.json").write_text(overrides.read_text())
+        cmd.append(f"--LabApp.app_settings_dir={app_settings}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = (tmp_path / "lab.log").open("w")
@@ -97,8 +112,8 @@ def lab(request, tmp_path):
 
     try:
         _wait_for(lambda: up() or None, 40, "JupyterLab to listen")
-        _start_session(url, token, "annotate.ipynb")
-        yield f"{url}/{FRONT_ENDS[request.param]}/annotate.ipynb", token, out
+        _start_session(url, token, name)
+        yield f"{url}/{FRONT_ENDS[module]}/{name}", token, out
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -106,6 +121,18 @@ def lab(request, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(params=[("jupyterlab", "memory"), ("notebook", "memory"), ("jupyterlab", "lazy")],
+                ids=["lab", "notebook", "lab-lazy"])
+def lab(request, tmp_path):
+    """JupyterLab 4 or Notebook 7 with the Annotator notebook on an in-memory image (zoom 4)
+    or a lazy dask volume (zoom to fit); yields (url, token, out dir, lazy)."""
+    module, mode = request.param
+    cell = (REPO / "tests" / "browser" / "annotate_cell.py.in").read_text()
+    cell = cell.replace("LAZY = False", f"LAZY = {mode == 'lazy'}")
+    with _jupyter(tmp_path, module, [cell], "annotate.ipynb") as served:
+        yield (*served, mode == "lazy")
 
 
 def _start_session(url: str, token: str, path: str) -> None:
@@ -124,6 +151,21 @@ def _start_session(url: str, token: str, path: str) -> None:
             return None
 
     _wait_for(post, 30, "a kernel session")
+
+
+def _run_first_cell(page, url: str) -> None:
+    """Open the notebook, answer JupyterLab's "Select Kernel" dialog if it asks, run cell 1."""
+    page.goto(url)
+    editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    editor.wait_for(timeout=40_000)
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        accept.wait_for(timeout=5_000)
+        accept.click()
+    except playwright_api.TimeoutError:
+        pass
+    editor.click()
+    page.keyboard.press("Shift+Enter")
 
 
 def _draw(page, box, points_yx, shape):
@@ -155,7 +197,7 @@ def _labels_with(out: Path, value: int) -> np.ndarray | None:
 
 
 def test_annotator_in_the_browser(lab):
-    url, token, out = lab
+    url, token, out, lazy = lab
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     shape = (48, 64)
@@ -163,24 +205,24 @@ def test_annotator_in_the_browser(lab):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
-            page.goto(f"{url}?token={token}")
-            editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
-            editor.wait_for(timeout=40_000)
-            accept = page.locator(".jp-Dialog .jp-mod-accept")   # "Select Kernel", if asked
-            try:
-                accept.wait_for(timeout=5_000)
-                accept.click()
-            except playwright_api.TimeoutError:
-                pass
-            editor.click()
-            page.keyboard.press("Shift+Enter")
+            _run_first_cell(page, f"{url}?token={token}")
             canvas = page.locator(".jp-OutputArea canvas").first
             canvas.wait_for(timeout=60_000)
             _wait_for(lambda: (canvas.bounding_box() or {}).get("width", 0) > 200 or None, 20,
                       "the canvas to be zoomed")
             canvas.scroll_into_view_if_needed()
+            if lazy:        # zoom to fit: the aspect kept, the canvas and the status in view
+                canvas.evaluate("c => c.scrollIntoView({block: 'end'})")
+                box = canvas.bounding_box()
+                assert box["height"] == pytest.approx(box["width"] * shape[0] / shape[1], abs=2)
+                assert box["height"] <= 0.65 * 1100 + 2 and box["width"] > shape[1] * ZOOM
+                assert box["y"] + box["height"] <= 1100
+                status = page.locator(".jp-OutputArea .widget-label",
+                                      has_text="updated in").first.bounding_box()
+                assert status is not None and 0 <= status["y"] < box["y"]
             box = canvas.bounding_box()
-            assert box["width"] == pytest.approx(shape[1] * ZOOM, abs=2)
+            if not lazy:
+                assert box["width"] == pytest.approx(shape[1] * ZOOM, abs=2)
 
             # class 1 on the left half (row 10, x 4..24)
             _draw(page, box, [(10, 4), (10, 24)], shape)
@@ -228,5 +270,101 @@ def test_annotator_in_the_browser(lab):
             update_s = float((out / "updates.txt").read_text())
             print(f"{(out / 'segmenter.txt').read_text()}: last update {update_s:.3f} s")
         finally:
-            page.screenshot(path=str(artifacts / f"annotator_{url.split('/')[3]}.png"))
+            page.screenshot(path=str(artifacts / f"annotator_{url.split('/')[3]}"
+                                     f"{'_lazy' if lazy else ''}.png"))
             browser.close()
+
+
+WEBGL_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + [
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+
+
+def _png(data: bytes) -> np.ndarray:
+    import io
+
+    import PIL.Image
+
+    return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def _steady_render(locator, timeout: float, what: str, differs_from=None) -> np.ndarray:
+    """Screenshot of ``locator`` once two shots in a row agree (and differ from the other)."""
+    last = [None]
+
+    def shot():
+        img = _png(locator.screenshot())
+        prev, last[0] = last[0], img
+        if prev is None or prev.shape != img.shape or np.abs(prev - img).max() > 2:
+            return None
+        if (img.max(axis=-1) - img.min(axis=-1)).max() < 10 and img.std() < 1:
+            return None                                   # blank canvas
+        if differs_from is not None and np.abs(img - differs_from).max() <= 2:
+            return None
+        return img
+
+    return _wait_for(shot, timeout, what)
+
+
+class _Clip:
+    """Screenshots of the page region of an element (the notebook's windowing makes
+    element screenshots wait for a scroll that never settles)."""
+
+    def __init__(self, page, selector: str) -> None:
+        self.page = page
+        self.box = page.evaluate(f"() => {{ const r = document.querySelector('{selector}')"
+                                 ".getBoundingClientRect(); return {x: r.x, y: r.y, "
+                                 "width: r.width, height: r.height}; }")
+
+    def screenshot(self) -> bytes:
+        return self.page.screenshot(clip=self.box, timeout=120_000)   # software WebGL: slow
+
+
+def _coloured(img: np.ndarray) -> tuple[int, int]:
+    """Pixels clearly blue (class/surface 1) and clearly orange (class/surface 2)."""
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return int(((b > r + 40) & (b > g)).sum()), int(((r > b + 60) & (g > b)).sum())
+
+
+def test_view3d_renders_objects_in_the_browser(tmp_path):
+    """qimcore.view.view3d in JupyterLab, headless chromium with WebGL (SwiftShader)."""
+    pytest.importorskip("k3d", reason="k3d is not installed (pip install k3d)")
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    cells = (REPO / "tests" / "browser" / "view3d_cell.py.in").read_text().split("# %% cell\n")
+    overrides = REPO / "qimcore" / "jupyterlab_overrides.json"       # the news pop-up off
+    with _jupyter(tmp_path, "jupyterlab", cells, "view3d.ipynb", overrides=overrides) as (
+            url, token, out), playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
+        page = browser.new_page(viewport={"width": 760, "height": 1400})
+        try:
+            _run_first_cell(page, f"{url}?token={token}")
+            assert page.evaluate("() => !!document.createElement('canvas')"
+                                 ".getContext('webgl2')"), "no WebGL2 in this chromium"
+            _wait_for(lambda: (out / "objects.txt").exists() or None, 60, "the 3D view cell")
+            assert (out / "objects.txt").read_text() == \
+                "volume,labels,surface 0,tracks"
+            page.locator(".jp-OutputArea-output canvas").first.wait_for(timeout=60_000,
+                                                                        state="attached")
+            canvas = _Clip(page, ".jp-OutputArea-output")                     # the k3d widget
+            full = _steady_render(canvas, 60, "a steady, non-blank 3D render")
+            page.keyboard.press("Shift+Enter")                       # hide all but the volume
+            _wait_for(lambda: (out / "hidden.txt").exists() or None, 30, "the hiding cell")
+            bare = _steady_render(canvas, 60, "the render without the objects",
+                                  differs_from=full)
+            assert page.get_by_text("official Jupyter news").count() == 0   # no pop-up
+        finally:
+            page.screenshot(path=str(artifacts / "view3d_lab.png"))
+            browser.close()
+    import PIL.Image
+
+    PIL.Image.fromarray(full.astype(np.uint8)).save(artifacts / "view3d_objects.png")
+    PIL.Image.fromarray(bare.astype(np.uint8)).save(artifacts / "view3d_volume_only.png")
+    scene = (slice(110, None), slice(full.shape[1] // 6, full.shape[1] * 3 // 4))  # no menus
+    full, bare = full[scene], bare[scene]
+    changed = (np.abs(full - bare).max(axis=-1) > 30).mean()
+    blue, orange = _coloured(full)
+    print(f"3D view: {changed:.1%} of the pixels change with the objects; "
+          f"{blue} blue and {orange} orange pixels")
+    assert changed > 0.02                       # the objects cover a visible part of the view
+    assert blue > 200 and orange > 200          # class 1 and class 2 colours are drawn
+    assert _coloured(bare) == (0, 0)            # and only by the objects (grey volume)

@@ -12,7 +12,8 @@ import pytest
 from qimcore._strokes import LabelEditor, stroke_mask
 
 ipycanvas = pytest.importorskip("ipycanvas", reason="ipycanvas is not installed")
-from qimcore.widgets import Annotator  # noqa: E402
+from qimcore.segment import load_scribbles, save_scribbles  # noqa: E402
+from qimcore.widgets import Annotator, SparseLabels, uncertainty  # noqa: E402
 
 
 def _segment_distance(shape, a, b):
@@ -178,17 +179,23 @@ def test_2d_image_and_dask_volume(halves):
     assert ann.labels[1, 1] == 3
     lazy = Annotator(da.from_array(halves, chunks=(1, 5, 7)), 2)
     lazy.paint([(4, 4)], value=1, radius=0, index=2)
-    assert lazy.labels[2, 4, 4] == 1 and lazy.labels.sum() == 1
+    assert isinstance(lazy.labels, SparseLabels) and lazy.labels.slices == [2]
+    assert lazy.labels[2, 4, 4] == 1 and np.asarray(lazy.labels).sum() == 1
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".zarr"])
-def test_save_and_load_keep_labels(tmp_path, halves, suffix):
-    ann = Annotator(halves, 3)
+@pytest.mark.parametrize("lazy", [False, True])
+def test_save_and_load_keep_labels_in_the_scribble_format(tmp_path, halves, lazy):
+    volume = da.from_array(halves, chunks=(1, 10, 16)) if lazy else halves
+    ann = Annotator(volume, 3)
     ann.paint([(2, 2), (6, 9)], value=3, index=0)
-    path = tmp_path / f"labels{suffix}"
+    ann.paint([(5, 5)], value=1, index=2, radius=2)
+    path = tmp_path / "scribbles.npz"
     ann.save(path)
-    again = Annotator.load(path, halves)
-    assert again.n_classes == 3 and (again.labels == ann.labels).all()
+    dense = np.asarray(ann.labels)
+    assert (load_scribbles(path) == dense).all()          # the package's one format
+    again = Annotator.load(path, volume)
+    assert again.n_classes == 3 and (np.asarray(again.labels) == dense).all()
+    assert isinstance(again.labels, SparseLabels) == lazy
 
 
 def test_bad_input_names_the_argument(halves, tmp_path):
@@ -217,12 +224,28 @@ def test_bad_input_names_the_argument(halves, tmp_path):
         ann.save(tmp_path / "labels.png")
 
 
+def test_large_slices_are_shown_subsampled_and_painted_at_full_resolution(monkeypatch):
+    import qimcore.widgets
+
+    monkeypatch.setattr(qimcore.widgets, "_DISPLAY_MAX", 8)
+    image = np.zeros((20, 30), np.float32)
+    ann = Annotator(image, 2, brush_size=0)
+    assert ann._step == 4 and (ann.canvas.width, ann.canvas.height) == (8, 5)
+    _drag(ann, [(1, 2), (1, 5)])                  # canvas pixels -> image pixels * 4
+    assert np.argwhere(ann.labels).tolist() == [[4, x] for x in range(8, 21)]
+    assert ann.zoom.value == "fit" and ann.canvas.layout.width.endswith("* 1.5))")
+
+
 def test_zoom_scales_the_canvas(halves):
     ann = Annotator(halves, 2, zoom=2)
     assert (ann.canvas.width, ann.canvas.height) == (16, 10)
     assert ann.canvas.layout.width == "32px"
     ann.zoom.value = 4
     assert ann.canvas.layout.height == "40px"
+    ann.zoom.value = "fit"                                # width of the page, 65 % of its height
+    assert ann.canvas.layout.width == "min(100%, calc(65vh * 1.6))"
+    assert ann.canvas.layout.height == "auto"
+    assert Annotator(halves, 2).zoom.value == "fit"        # the default
 
 
 def test_segmenter_errors_show_in_the_status(halves):
@@ -255,3 +278,170 @@ def test_live_off_propagates_only_on_update(halves):
     ann.live.value = True
     ann.paint([(5, 5)], value=1)
     assert len(seg.calls) == 2
+
+
+# --------------------------------------------------------------------------- sparse labels
+def test_sparse_labels_read_like_the_dense_array(rng):
+    shape = (7, 9, 11)
+    dense = np.zeros(shape, np.uint8)
+    sparse = SparseLabels(shape)
+    for _ in range(30):
+        z, y, x = (int(rng.integers(s)) for s in shape)
+        value = int(rng.integers(0, 4))
+        dense[z, y, x] = value
+        sparse[z, y, x] = value
+    keys = [3, (3, 4), (slice(None), 2, 5), (slice(1, 6, 2), slice(2, 8)), (-1,),
+            (np.array([0, 4]), slice(None), 3), (slice(None),)]
+    for key in keys:
+        assert (sparse[key] == dense[key]).all(), key
+    assert (np.asarray(sparse) == dense).all() and sparse.any() == dense.any()
+    assert sparse.slices == sorted(set(np.nonzero(dense)[0].tolist()))
+    assert sparse.nbytes == len(sparse.slices) * 9 * 11            # only painted slices
+    assert [c.tolist() for c in sparse.nonzero()] == [c.tolist() for c in np.nonzero(dense)]
+    assert sparse.max() == dense.max()
+
+
+def test_sparse_labels_round_trip_through_the_scribble_format(tmp_path, rng):
+    dense = np.zeros((5, 6, 7), np.uint8)
+    dense[rng.random(dense.shape) < 0.1] = 2
+    dense[1, 2, 3] = 3
+    save_scribbles(tmp_path / "a.npz", dense)
+    sparse = SparseLabels.load(tmp_path / "a.npz")
+    assert (np.asarray(sparse) == dense).all()
+    sparse.save(tmp_path / "b.npz")
+    assert (load_scribbles(tmp_path / "b.npz") == dense).all()
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        assert all(a[k].dtype == b[k].dtype and (a[k] == b[k]).all() for k in a.files)
+    scribbles = load_scribbles(tmp_path / "a.npz", sparse=True)          # sparse in, sparse out
+    assert (np.asarray(SparseLabels.from_scribbles(scribbles)) == dense).all()
+    ann = Annotator(da.from_array(dense.astype(np.float32), chunks=1), 3, labels=scribbles)
+    assert ann.labels.slices == sorted(set(np.nonzero(dense)[0].tolist()))
+    with pytest.raises(ValueError, match="3D"):
+        SparseLabels.from_scribbles(load_scribbles(tmp_path / "a.npz", sparse=True).__class__(
+            [(0, 0)], [1], (2, 2)))
+
+
+def test_sparse_labels_drop_erased_slices_and_reject_bad_input():
+    lab = SparseLabels((100_000, 4, 4))
+    lab[50_000] = 1
+    assert lab.slices == [50_000] and lab.nbytes == 16 and not lab[49_999].any()
+    lab[50_000, 1:3] = 0
+    assert lab.nbytes == 16
+    lab[50_000] = 0
+    assert lab.nbytes == 0 and not lab.any() and lab.max() == 0
+    assert [len(c) for c in lab.nonzero()] == [0, 0, 0]
+    with pytest.raises(ValueError, match="shape"):
+        SparseLabels((4, 4))
+    with pytest.raises(TypeError, match="dtype"):
+        SparseLabels((2, 4, 4), float)
+    with pytest.raises(IndexError):
+        lab.plane(100_000)
+
+
+def test_uncertainty_is_one_minus_the_margin_of_the_two_best_classes():
+    p = np.array([[1.0, 0.5, 0.6, 0.2], [0.0, 0.5, 0.1, 0.2], [0.0, 0.0, 0.3, 0.6]])
+    np.testing.assert_allclose(uncertainty(p), [0.0, 1.0, 0.7, 0.6], atol=1e-6)
+    assert uncertainty(np.ones((1, 3))).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="probabilities"):
+        uncertainty(np.zeros((0, 3)))
+
+
+# --------------------------------------------------------------------------- lazy volumes
+class SliceMeanSegmenter:
+    """fit/propagate/predict_proba: p_k proportional to the distance to the other class mean."""
+
+    fitted = 0
+
+    def fit(self, image):
+        SliceMeanSegmenter.fitted += 1
+        self.image = image
+        return self
+
+    def _proba(self, image):
+        d = np.abs(image[None] - self.means.reshape(-1, *[1] * image.ndim))
+        total = d.sum(0)
+        return np.where(total > 0, d[::-1] / np.where(total > 0, total, 1), 0.5).astype(
+            np.float32)
+
+    def propagate(self, labels):
+        self.means = np.array([self.image[labels == k].mean() for k in (1, 2)])
+        return self._proba(self.image)
+
+    def predict_proba(self, image):
+        return self._proba(image)
+
+
+@pytest.fixture
+def stripes():
+    """Left 0.2 | right 0.8 on every slice; slice 4 is 0.5 everywhere (undecidable)."""
+    volume = np.full((6, 10, 16), 0.2, np.float32)
+    volume[..., 8:] = 0.8
+    volume[4] = 0.5
+    return volume
+
+
+def test_lazy_volume_segments_the_shown_slice_only(stripes):
+    SliceMeanSegmenter.fitted = 0
+    ann = Annotator(da.from_array(stripes, chunks=(1, 10, 16)), 2, SliceMeanSegmenter(),
+                    brush_size=0)
+    ann.slice.value = 1
+    ann.paint([(2, 2)], value=1)
+    assert ann.probabilities is None and "two classes" in ann.status.value
+    ann.paint([(2, 12)], value=2)
+    assert ann.probabilities.shape == (2, 10, 16) and SliceMeanSegmenter.fitted == 1
+    assert (ann.probabilities.argmax(0)[:, :8] == 0).all()
+    assert (ann.probabilities.argmax(0)[:, 8:] == 1).all()
+    ann.paint([(5, 5)], value=1)                      # same slice: no refit
+    assert SliceMeanSegmenter.fitted == 1
+    ann.slice.value = 3                               # no model, no prediction: plain slice
+    assert ann._shown_probabilities() is None
+    ann.slice.value = 1
+    assert ann.probabilities.shape == (2, 10, 16) and ann._prob_index == 1
+
+
+def test_volume_prediction_uncertainty_and_next_slice(tmp_path, stripes):
+    ann = Annotator(da.from_array(stripes, chunks=(2, 5, 16)), 2, SliceMeanSegmenter(),
+                    brush_size=0)
+    assert ann.next_slice() is None and "no segmentation" in ann.status.value
+    assert ann.predict_volume(tmp_path / "none.zarr") is None      # nothing painted yet
+    ann.paint([(2, 2)], value=1, index=0)
+    ann.paint([(2, 12)], value=2, index=0)
+    group = ann.predict_volume(tmp_path / "pred.zarr")            # in a thread
+    ann._thread.join()
+    seg, unc = np.asarray(group["labels"]), np.asarray(group["uncertainty"])
+    for z in (0, 1, 2, 3, 5):
+        assert (seg[z, :, :8] == 1).all() and (seg[z, :, 8:] == 2).all()
+        assert (unc[z] == 0).all() and ann.slice_uncertainty[z] == 0
+    assert (unc[4] == 255).all() and ann.slice_uncertainty[4] == 1
+    assert ann.progress.value == 6
+    assert ann.next_slice() == 4 and ann.index == 4
+    assert ann._shown_probabilities().shape == (2, 10, 16)         # read from the store
+    ann.show_uncertainty.value = True                             # redraws without error
+    ann.paint([(1, 1)], value=1, index=4)
+    ann.paint([(1, 12)], value=2, index=4)
+    assert ann.next_slice() in (1, 2, 3, 5)                       # labelled slices are skipped
+    again = ann.predict_volume(tmp_path / "pred.zarr", background=False)
+    assert np.asarray(again["labels"]).min() == 1
+
+
+def test_in_memory_next_slice_follows_the_uncertainty(stripes):
+    seg = SliceMeanSegmenter().fit(stripes)
+    labels = np.zeros(stripes.shape, np.uint8)
+    labels[0, 2, 2], labels[0, 2, 12] = 1, 2
+    ann = Annotator(stripes, 2, seg, labels=labels)
+    assert ann.slice_uncertainty.round(6).tolist() == [0, 0, 0, 0, 1, 0]
+    assert ann.next_slice() == 4
+    with pytest.raises(ValueError, match="lazy"):
+        ann.predict_volume()
+
+
+def test_lazy_annotator_on_a_huge_virtual_volume_reads_one_slice():
+    volume = da.zeros((200_000, 256, 256), dtype=np.uint8, chunks=(1, 256, 256))  # 13 GB
+    ann = Annotator(volume, 2, SliceMeanSegmenter(), brush_size=2)
+    ann.paint([(10, 10), (10, 100)], value=1, index=123_456)
+    ann.paint([(200, 10), (200, 100)], value=2, index=123_456)
+    assert ann.labels.slices == [123_456] and ann.labels.nbytes == 256 * 256
+    assert ann.probabilities.shape == (2, 256, 256)
+    with pytest.raises(TypeError, match="fit"):
+        Annotator(volume, 2, MeanSegmenter(np.zeros(3)))
