@@ -179,7 +179,7 @@ if ROOT and (STATE / "users").is_dir() and not USERS.exists():
 SEED = {"sources": {f: str(REPO / f) for f in ("notebooks", "tutorials")},
         "links": {name: str(target) for name, target in SHARED.items()}}
 c.Spawner.notebook_dir = str(USERS / "{username}")
-c.Spawner.default_url = "/lab"
+c.Spawner.default_url = "/lab/tree/notebooks/START_HERE.ipynb"  # the welcome notebook
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
 c.Spawner.args = ["--ServerApp.contents_manager_class=qimcore_readonly.ReadOnlyDataContentsManager"]

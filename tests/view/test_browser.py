@@ -34,7 +34,7 @@ import pytest
 
 from qimcore.view import overlay_rgb
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -129,7 +129,7 @@ def lab(request, tmp_path):
     """JupyterLab 4 or Notebook 7 with the Annotator notebook on an in-memory image (zoom 4)
     or a lazy dask volume (zoom to fit); yields (url, token, out dir, lazy)."""
     module, mode = request.param
-    cell = (REPO / "tests" / "browser" / "annotate_cell.py.in").read_text()
+    cell = (REPO / "tests" / "view" / "browser" / "annotate_cell.py.in").read_text()
     cell = cell.replace("LAZY = False", f"LAZY = {mode == 'lazy'}")
     with _jupyter(tmp_path, module, [cell], "annotate.ipynb") as served:
         yield (*served, mode == "lazy")
@@ -330,7 +330,7 @@ def test_view3d_renders_objects_in_the_browser(tmp_path):
     pytest.importorskip("k3d", reason="k3d is not installed (pip install k3d)")
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    cells = (REPO / "tests" / "browser" / "view3d_cell.py.in").read_text().split("# %% cell\n")
+    cells = (REPO / "tests" / "view" / "browser" / "view3d_cell.py.in").read_text().split("# %% cell\n")
     overrides = REPO / "qimcore" / "jupyterlab_overrides.json"       # the news pop-up off
     with _jupyter(tmp_path, "jupyterlab", cells, "view3d.ipynb", overrides=overrides) as (
             url, token, out), playwright_api.sync_playwright() as pw:
