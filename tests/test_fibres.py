@@ -295,6 +295,17 @@ def test_estimate_diameter_within_10_percent_across_family(seed):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+def test_estimate_diameter_thin_sharp_fibres(seed):
+    # diameter 3-4 voxels, blur up to a third of the radius: the estimate keeps the fibre
+    # scale (noise and the plies no longer take it over: was up to +390 %); measured on 24
+    # such phantoms 19 within 10 %, worst +16.6 % (radius and blur trade off below d = 3.5)
+    volume, truth = fibre_family(random_state=3000 + seed, shape=(48, 48, 48), diameter=(3, 4),
+                                 blur=(0.4, 0.5))
+    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.2
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_fibre_table_diameter_across_family(seed):
     volume, truth = fibre_family(random_state=seed, n_breaks=0)

@@ -164,25 +164,29 @@ def _centres(vol: np.ndarray, d0: float) -> np.ndarray:
 def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -> float:
     """Estimate the typical fibre diameter (voxels) from the mean fibre cross-section.
 
-    1. A first guess ``d0`` is the finest scale at which the scale-normalised Laplacian of
-       Gaussian (LoG) response peaks.
-    2. Fibre-axis points are the 3D maxima of the LoG at that scale (the weakest quarter
-       dropped); the fibre direction at each is the structure-tensor direction
-       (:func:`orientation`, ``sigma = d0/4``, ``rho = d0``).
-    3. The intensity is averaged over all points and 16 angles in the planes perpendicular to
-       the fibres, out to ``1.5 d0``: the mean radial profile.
-    4. The profile, from the axis to its first minimum, is fitted with a disc blurred by a
-       Gaussian on a slowly rising background (the neighbours); its radius gives the diameter.
-    5. Steps 2-4 are repeated once at the new scale, kept unless the fit fails or moves the
-       estimate by more than 25 %. Where the first fit fails or leaves ``[d0 / 2, 2 d0]``,
-       ``d0`` is returned.
+    For a trial diameter ``c``:
+
+    1. fibre-axis points are the 3D maxima of the scale-normalised Laplacian of Gaussian (LoG)
+       at the scale of ``c`` (the weakest quarter dropped); the fibre direction at each is the
+       structure-tensor direction (:func:`orientation`, ``sigma = c/4``, ``rho = c``);
+    2. the intensity is averaged over all points and 16 angles in the planes perpendicular to
+       the fibres, out to ``1.5 c``: the mean radial profile;
+    3. the profile, from the axis to its first minimum, is fitted with a disc blurred by a
+       Gaussian on a slowly rising background (the neighbours); its radius gives ``fit(c)``.
+
+    ``fit(c)`` exceeds ``c`` below the fibre diameter and falls short of it above: the
+    estimate starts from the finest trial diameter (2.4 voxels and up, steps of ``2**0.25``)
+    where ``fit(c) / c`` falls through 1, and is refitted once there. Noise and coarser
+    structure (plies, resin layers) show no such fall below the fibre scale, so they do not
+    hide thin fibres. Where there is none, the first guess is the finest scale at which the
+    scale-normalised LoG peaks.
 
     The fit models the blur of the scanner, so the result does not shrink for thin, blurred
     fibres or for packed ones. On the fibre family (``fibre_family``: diameter 3-12 voxels,
     volume fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) it is
-    within 10 % for diameters of 3.5 voxels and more. Thinner fibres in noise can hide the
-    fibre peak of step 1 (the estimate then follows a coarser structure, such as the plies):
-    give the diameter there (see ``docs/accuracy_fibres.md``).
+    within 10 % for diameters of 3.5 voxels and more. Below, a disc's radius and the blur can
+    no longer be told apart in noise (the fit comes out 15-40 % off, or finds no fibre scale
+    at all): give the diameter there (see ``docs/accuracy_fibres.md``).
 
     Parameters
     ----------
@@ -216,12 +220,36 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
                for n in volume.shape)
     crop = np.asarray(volume[sl], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
-    d = _log_diameter(crop)
-    first = _profile_diameter(crop, d)
-    if not 0.5 < first / d < 2:  # no fit (nan), or no fibre profile at the guessed scale
-        return d
-    second = _profile_diameter(crop, first)  # axes detected at the scale of the first fit
-    return second if 0.8 < second / first < 1.25 else first
+    d = _fixed_point(crop)
+    if not math.isfinite(d):  # no stable scale: the finest LoG peak, refitted
+        d = _log_diameter(crop)
+        first = _profile_diameter(crop, d)
+        if not 0.5 < first / d < 2:  # no fit (nan), or no fibre profile at the guessed scale
+            return d
+        d = first
+    final = _profile_diameter(crop, d)  # axes detected at the scale of the estimate
+    return final if 0.8 < final / d < 1.25 else d
+
+
+def _fixed_point(crop: np.ndarray) -> float:
+    """The finest stable scale of the profile fit (NaN if none).
+
+    The fit at a trial diameter ``c`` (:func:`_profile_diameter`) gives more than ``c`` when
+    ``c`` is below the fibre diameter and less above it: the fibre diameter is where
+    ``fit(c) / c`` falls through 1. Trial diameters go up from 2.4 voxels in steps of
+    ``2**0.25``; the first fall is interpolated (in log scale). Noise and coarser structure
+    (plies) give no such fall below the fibre scale, so thin fibres are not lost to them.
+    """
+    prev_c, prev_r = math.nan, math.nan
+    for c in 2.0 ** np.arange(1.25, 4.51, 0.25):
+        if c > min(crop.shape) / 3:
+            break
+        r = _profile_diameter(crop, c) / c
+        if prev_r >= 1 > r:
+            t = (prev_r - 1) / (prev_r - r)
+            return float(math.exp(math.log(prev_c) + t * (math.log(c) - math.log(prev_c))))
+        prev_c, prev_r = float(c), r
+    return math.nan
 
 
 def _profile_diameter(crop: np.ndarray, d0: float) -> float:
