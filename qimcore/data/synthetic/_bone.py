@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._layers import _draw
+from ._ranges import draw
 
 __all__ = ["bone_family", "bone_phantom"]
 
@@ -140,11 +140,11 @@ def bone_family(random_state: int | None = None, shape: tuple[int, int, int] = (
     ((32, 32, 32), True)
     """
     rng = np.random.default_rng(random_state)
-    t = _draw(rng, thickness, "thickness")
+    t = draw(rng, thickness, "thickness")
     params = {"kind": str(rng.choice(["plates", "rods"])) if kind is None else kind,
-              "thickness": t, "spacing": t * _draw(rng, spacing, "spacing"),
-              "tilt": _draw(rng, tilt, "tilt"), "azimuth": float(rng.uniform(0, 360)),
-              "noise": _draw(rng, noise, "noise"), "blur": _draw(rng, blur, "blur")}
+              "thickness": t, "spacing": t * draw(rng, spacing, "spacing"),
+              "tilt": draw(rng, tilt, "tilt"), "azimuth": float(rng.uniform(0, 360)),
+              "noise": draw(rng, noise, "noise"), "blur": draw(rng, blur, "blur")}
     volume, truth = bone_phantom(shape, params["kind"], params["thickness"], params["spacing"],
                                  tilt=params["tilt"], azimuth=params["azimuth"],
                                  noise=params["noise"], blur=params["blur"], random_state=rng)

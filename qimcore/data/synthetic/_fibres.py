@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
 
+from ._ranges import draw
+
 __all__ = ["fibre_family", "fibre_phantom"]
 
 _MATRIX = 0.25  # grey value of the matrix
@@ -270,15 +272,6 @@ def fibre_phantom(shape: tuple[int, int, int] = (64, 64, 64), *, diameter: float
     return volume.astype(np.float32), truth
 
 
-def _draw(rng: np.random.Generator, bounds: Any, name: str) -> float:
-    """A uniform draw from ``(low, high)``, or the number itself."""
-    if np.ndim(bounds) == 0:
-        return float(bounds)
-    low, high = map(float, bounds)
-    if high < low:
-        raise ValueError(f"{name} must be a number or a (low, high) range, got {bounds!r}")
-    return float(rng.uniform(low, high))
-
 
 def fibre_family(random_state: int | None = None, shape: tuple[int, int, int] = (64, 64, 64), *,
                  diameter: Any = (3.0, 12.0), volume_fraction: Any = (0.3, 0.65),
@@ -334,19 +327,19 @@ def fibre_family(random_state: int | None = None, shape: tuple[int, int, int] = 
     ((32, 32, 32), True)
     """
     rng = np.random.default_rng(random_state)
-    d = _draw(rng, diameter, "diameter")
+    d = draw(rng, diameter, "diameter")
     n_p = int(rng.integers(n_plies[0], n_plies[1] + 1)) if np.ndim(n_plies) else int(n_plies)
-    plies = tuple((str(rng.choice(["z", "x"])), _draw(rng, tilt, "tilt")) for _ in range(n_p))
+    plies = tuple((str(rng.choice(["z", "x"])), draw(rng, tilt, "tilt")) for _ in range(n_p))
     n_b = int(rng.integers(n_breaks[0], n_breaks[1] + 1)) if np.ndim(n_breaks) else int(n_breaks)
     if np.ndim(gap):
         gap = (gap[0], 4 * d if gap[1] is None else gap[1])
     params = {
         "diameter": d, "plies": plies, "n_breaks": n_b,
-        "break_gap": [_draw(rng, gap, "gap") for _ in range(n_b)],
-        "volume_fraction": _draw(rng, volume_fraction, "volume_fraction"),
-        "curved_fraction": float(curved_fraction), "amplitude": _draw(rng, amplitude, "amplitude"),
-        "contrast": _draw(rng, contrast, "contrast"), "noise": _draw(rng, noise, "noise"),
-        "blur": _draw(rng, blur, "blur"),
+        "break_gap": [draw(rng, gap, "gap") for _ in range(n_b)],
+        "volume_fraction": draw(rng, volume_fraction, "volume_fraction"),
+        "curved_fraction": float(curved_fraction), "amplitude": draw(rng, amplitude, "amplitude"),
+        "contrast": draw(rng, contrast, "contrast"), "noise": draw(rng, noise, "noise"),
+        "blur": draw(rng, blur, "blur"),
     }
     volume, truth = fibre_phantom(shape, **params, random_state=rng)
     truth["params"] = params

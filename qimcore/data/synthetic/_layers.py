@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._ranges import draw
+
 __all__ = ["concentric_layers", "concentric_shells", "layer_family", "shell_family",
            "trabecular_lattice"]
 
@@ -184,31 +186,22 @@ def concentric_shells(shape: tuple[int, int, int] = (12, 96, 96),
     return volume, truth
 
 
-def _draw(rng: np.random.Generator, bounds: Any, name: str, size: int | None = None) -> Any:
-    """Uniform draws from ``(low, high)``, or the number itself."""
-    if np.ndim(bounds) == 0:
-        return float(bounds) if size is None else np.full(size, float(bounds))
-    low, high = map(float, bounds)
-    if high < low:
-        raise ValueError(f"{name} must be a number or a (low, high) range, got {bounds!r}")
-    return float(rng.uniform(low, high)) if size is None else rng.uniform(low, high, size)
-
 
 def _draw_layers(rng: np.random.Generator, n_layers: Any, thickness: Any, porosity: Any,
                  pore_size: Any, contrast: Any, alternating: Any, noise: Any,
                  blur: Any) -> dict[str, Any]:
     """The per-layer properties shared by :func:`layer_family` and :func:`shell_family`."""
     n = int(rng.integers(n_layers[0], n_layers[1] + 1)) if np.ndim(n_layers) else int(n_layers)
-    c = _draw(rng, contrast, "contrast")
+    c = draw(rng, contrast, "contrast")
     alt = bool(rng.integers(2)) if alternating is None else bool(alternating)
     greys = (1.0 - c * (np.arange(n) % 2 == rng.integers(2)) if alt
              else 1.0 - c * rng.uniform(0.0, 1.0, n))
     if not alt and n > 1:                       # the full contrast occurs between two layers
         greys[rng.permutation(n)[:2]] = (1.0, 1.0 - c)
-    return {"thicknesses": _draw(rng, thickness, "thickness", n),
-            "porosities": _draw(rng, porosity, "porosity", n),
-            "pore_size": _draw(rng, pore_size, "pore_size", n), "greys": greys,
-            "noise": _draw(rng, noise, "noise"), "blur": _draw(rng, blur, "blur"),
+    return {"thicknesses": draw(rng, thickness, "thickness", size=n),
+            "porosities": draw(rng, porosity, "porosity", size=n),
+            "pore_size": draw(rng, pore_size, "pore_size", size=n), "greys": greys,
+            "noise": draw(rng, noise, "noise"), "blur": draw(rng, blur, "blur"),
             "contrast": c, "alternating": alt}
 
 
@@ -270,7 +263,7 @@ def layer_family(random_state: int | None = None, shape: tuple[int, int, int] = 
     rng = np.random.default_rng(random_state)
     params = _draw_layers(rng, n_layers, thickness, porosity, pore_size, contrast, alternating,
                           noise, blur)
-    params["radius"] = _draw(rng, radius, "radius")
+    params["radius"] = draw(rng, radius, "radius")
     margin = 3
     r_max = np.hypot((shape[1] - 1) / 2, (shape[2] - 1) / 2)
     # the last surface, radius R = radius - total, must stay below z = shape[0] - 2 at r_max
@@ -324,7 +317,7 @@ def shell_family(random_state: int | None = None, shape: tuple[int, int, int] = 
     rng = np.random.default_rng(random_state)
     params = _draw_layers(rng, n_layers, thickness, porosity, pore_size, contrast, alternating,
                           noise, blur)
-    params["inner_radius"] = _draw(rng, inner_radius, "inner_radius")
+    params["inner_radius"] = draw(rng, inner_radius, "inner_radius")
     params["center"] = (np.array(shape[1:], dtype=float) - 1) / 2 + rng.uniform(-2, 2, 2)
     room = min(shape[1:]) / 2 - 5.0 - params["inner_radius"]
     total = params["thicknesses"].sum()

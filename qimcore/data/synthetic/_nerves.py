@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ... import _validate
+from ._ranges import draw
 
 __all__ = ["nerve_family", "nerve_phantom"]
 
@@ -127,15 +128,6 @@ def nerve_phantom(shape: tuple[int, int, int] = (40, 64, 64), *, noise: float = 
              "seeds": centre[:, 0].copy()}
     return volume, truth
 
-
-def _draw(rng: np.random.Generator, bounds: Any, name: str) -> float:
-    """A uniform draw from ``(low, high)``, or the number itself."""
-    if np.ndim(bounds) == 0:
-        return float(bounds)
-    low, high = map(float, bounds)
-    if high < low:
-        raise ValueError(f"{name} must be a number or a (low, high) range; got {bounds!r}")
-    return float(rng.uniform(low, high))
 
 
 def _count(rng: np.random.Generator, bounds: Any, name: str) -> int:
@@ -264,14 +256,14 @@ def nerve_family(random_state: Any = None, shape: tuple[int, int, int] = (48, 96
         raise ValueError(f"shape must be at least (8, 48, 48); got {shape!r}")
     supersample = _validate.positive(supersample, "supersample", integer=True)
     rng = np.random.default_rng(random_state)
-    theta, phi = np.deg2rad(_draw(rng, tilt, "tilt")), rng.uniform(0, 2 * np.pi)
+    theta, phi = np.deg2rad(draw(rng, tilt, "tilt")), rng.uniform(0, 2 * np.pi)
     if not 0 <= theta < np.pi / 2:
         raise ValueError(f"tilt must lie in [0, 90) degrees; got {tilt!r}")
     frame = _frame(theta, phi)
     n = _count(rng, n_nerves, "n_nerves")
-    d_axon = np.array([_draw(rng, axon_diameter, "axon_diameter") for _ in range(n)])
-    g = np.array([_draw(rng, g_ratio, "g_ratio") for _ in range(n)])
-    ratio = np.array([_draw(rng, aspect, "aspect") for _ in range(n)])
+    d_axon = np.array([draw(rng, axon_diameter, "axon_diameter") for _ in range(n)])
+    g = np.array([draw(rng, g_ratio, "g_ratio") for _ in range(n)])
+    ratio = np.array([draw(rng, aspect, "aspect") for _ in range(n)])
     if touching and n >= 2:
         ratio[:2] = 1.0
     a = d_axon / 2 / np.sqrt(ratio)                       # a * b = (d / 2) ** 2
@@ -279,23 +271,23 @@ def nerve_family(random_state: Any = None, shape: tuple[int, int, int] = (48, 96
     # sheath thickness t with 2 sqrt((a + t)(b + t)) = d / g: the equivalent-circle g-ratio
     t_sum, fibre_r = a + b, d_axon / (2 * g)
     thick = (np.sqrt(t_sum ** 2 - 4 * (a * b - fibre_r ** 2)) - t_sum) / 2
-    turn = np.array([_draw(rng, twist, "twist") for _ in range(n)])
+    turn = np.array([draw(rng, twist, "twist") for _ in range(n)])
     angle0 = rng.uniform(0, 180, n)
     centre = np.array([(nz - 1) / 2, (ny - 1) / 2, (nx - 1) / 2])
     n_look = _count(rng, n_lookalikes, "n_lookalikes")
-    r_look = np.array([_draw(rng, axon_diameter, "axon_diameter") / 2 for _ in range(n_look)])
+    r_look = np.array([draw(rng, axon_diameter, "axon_diameter") / 2 for _ in range(n_look)])
     w_look = rng.uniform(1.0, 2.0, n_look)
     placed = _place(rng, np.r_[a + thick, r_look + w_look], frame, (ny, nx), touching)
     plane, c_look = placed[:n], placed[n:]
     ok, keep = np.isfinite(plane[:, 0]), np.isfinite(c_look[:, 0])
     r_look, w_look, c_look = r_look[keep], w_look[keep], c_look[keep]
-    dark = np.array([_draw(rng, lookalike_contrast, "lookalike_contrast") for _ in r_look])
+    dark = np.array([draw(rng, lookalike_contrast, "lookalike_contrast") for _ in r_look])
     a, b, thick, turn, angle0, plane = a[ok], b[ok], thick[ok], turn[ok], angle0[ok], plane[ok]
     n = len(a)
     nodes = []
     for _ in range(_count(rng, n_nodes, "n_nodes") if n else 0):
         nodes.append((int(rng.integers(n)), rng.uniform(-0.3, 0.3) * nz / np.cos(theta),
-                      _draw(rng, node_length, "node_length")))
+                      draw(rng, node_length, "node_length")))
     levels = {"axon": 0.75, "myelin": 0.2, "background": 0.8}
 
     step = (np.arange(supersample) + 0.5) / supersample - 0.5
@@ -327,10 +319,10 @@ def nerve_family(random_state: Any = None, shape: tuple[int, int, int] = (48, 96
             mid = fibre[..., (len(sub) - 1) // 2] if supersample % 2 else fibre.mean(-1) >= 0.5
             labels[k][mid] = i + 1
         volume[k] = img.mean(-1)
-    sigma = _draw(rng, blur, "blur")
+    sigma = draw(rng, blur, "blur")
     if sigma > 0:
         volume = ndi.gaussian_filter(volume, sigma)
-    volume += rng.normal(0.0, _draw(rng, noise, "noise"), volume.shape).astype(np.float32)
+    volume += rng.normal(0.0, draw(rng, noise, "noise"), volume.shape).astype(np.float32)
 
     z = np.arange(nz, dtype=float)
     t = frame[0]

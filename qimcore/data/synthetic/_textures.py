@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ... import _validate
+from ._ranges import draw
 
 __all__ = ["texture_phantom", "texture_family", "sparse_labels"]
 
@@ -98,12 +99,9 @@ def _stripes(truth: np.ndarray, directions: list, periods: list, levels: list,
 
 
 def _draw(value: Any, name: str, rng: np.random.Generator, integer: bool = False) -> float:
-    """A value drawn uniformly from the range ``value = (low, high)`` (or ``value`` itself)."""
-    low, high = (value, value) if np.isscalar(value) else tuple(value)
-    if not (np.isfinite(low) and np.isfinite(high)) or low > high or low < 0:
-        raise ValueError(f"{name} must be a number >= 0 or a range (low, high) with "
-                         f"0 <= low <= high, got {value!r}")
-    return int(rng.integers(low, high + 1)) if integer else float(rng.uniform(low, high))
+    """:func:`draw` with a value >= 0; a single number is drawn too, so seeds keep their images."""
+    return draw(rng, (value, value) if np.isscalar(value) else value, name, integer=integer,
+                minimum=0)
 
 
 def texture_family(shape: tuple[int, ...] = (128, 128), *,
