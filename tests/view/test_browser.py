@@ -17,27 +17,33 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qimcore.view import overlay_rgb
+from tests.browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WEBGL_ARGS,
+    Clip,
+    canvas_rgb,
+    coloured,
+    draw,
+    open_notebook,
+    start_session,
+    steady_render,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ZOOM = 4
 
 pytestmark = pytest.mark.slow
@@ -54,16 +60,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        result = predicate()
-        if result is not None:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 FRONT_ENDS = {"jupyterlab": "lab/tree", "notebook": "notebooks"}   # module -> notebook URL
@@ -111,8 +107,8 @@ def _jupyter(tmp_path: Path, module: str, cells: list[str], name: str, *,
             return s.connect_ex(("127.0.0.1", port)) == 0
 
     try:
-        _wait_for(lambda: up() or None, 40, "JupyterLab to listen")
-        _start_session(url, token, name)
+        wait_for(lambda: up() or None, 40, "JupyterLab to listen")
+        start_session(url, token, name)
         yield f"{url}/{FRONT_ENDS[module]}/{name}", token, out
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -133,54 +129,6 @@ def lab(request, tmp_path):
     cell = cell.replace("LAZY = False", f"LAZY = {mode == 'lazy'}")
     with _jupyter(tmp_path, module, [cell], "annotate.ipynb") as served:
         yield (*served, mode == "lazy")
-
-
-def _start_session(url: str, token: str, path: str) -> None:
-    """Start the notebook's kernel via the REST API, so that the page attaches to it."""
-    body = json.dumps({"path": path, "type": "notebook", "name": path,
-                       "kernel": {"name": "python3"}}).encode()
-    request = urllib.request.Request(f"{url}/api/sessions", data=body, method="POST",
-                                     headers={"Authorization": f"token {token}",
-                                              "Content-Type": "application/json"})
-
-    def post():
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return True if response.status == 201 else None
-        except urllib.error.URLError:     # server not ready yet
-            return None
-
-    _wait_for(post, 30, "a kernel session")
-
-
-def _run_first_cell(page, url: str) -> None:
-    """Open the notebook, answer JupyterLab's "Select Kernel" dialog if it asks, run cell 1."""
-    page.goto(url)
-    editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
-    editor.wait_for(timeout=40_000)
-    accept = page.locator(".jp-Dialog .jp-mod-accept")
-    try:
-        accept.wait_for(timeout=5_000)
-        accept.click()
-    except playwright_api.TimeoutError:
-        pass
-    editor.click()
-    page.keyboard.press("Shift+Enter")
-
-
-def _draw(page, box, points_yx, shape):
-    """Drag the mouse through image pixels ``(y, x)`` on the canvas ``box``."""
-    ny, nx = shape
-
-    def screen(y, x):
-        return (box["x"] + (x + 0.5) * box["width"] / nx,
-                box["y"] + (y + 0.5) * box["height"] / ny)
-
-    page.mouse.move(*screen(*points_yx[0]))
-    page.mouse.down()
-    for y, x in points_yx[1:]:
-        page.mouse.move(*screen(y, x), steps=8)
-    page.mouse.up()
 
 
 def _load(path: Path):
@@ -205,10 +153,11 @@ def test_annotator_in_the_browser(lab):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
-            _run_first_cell(page, f"{url}?token={token}")
+            open_notebook(page, f"{url}?token={token}")
+            page.keyboard.press("Shift+Enter")
             canvas = page.locator(".jp-OutputArea canvas").first
             canvas.wait_for(timeout=60_000)
-            _wait_for(lambda: (canvas.bounding_box() or {}).get("width", 0) > 200 or None, 20,
+            wait_for(lambda: (canvas.bounding_box() or {}).get("width", 0) > 200 or None, 20,
                       "the canvas to be zoomed")
             canvas.scroll_into_view_if_needed()
             if lazy:        # zoom to fit: the aspect kept, the canvas and the status in view
@@ -225,19 +174,19 @@ def test_annotator_in_the_browser(lab):
                 assert box["width"] == pytest.approx(shape[1] * ZOOM, abs=2)
 
             # class 1 on the left half (row 10, x 4..24)
-            _draw(page, box, [(10, 4), (10, 24)], shape)
-            labels = _wait_for(lambda: _labels_with(out, 1), 30, "labels after stroke 1")
+            draw(page, box, [(10, 4), (10, 24)], shape)
+            labels = wait_for(lambda: _labels_with(out, 1), 30, "labels after stroke 1")
             assert set(np.unique(labels)) == {0, 1}
             assert (labels[10, 5:24] == 1).all()                 # brush radius 1 around the line
             assert not labels[:8].any() and not labels[13:].any() and not labels[:, 32:].any()
 
             # class 2 on the right half (column 50, y 30..40)
             page.locator(".widget-toggle-button", has_text="2").first.click()
-            _draw(page, box, [(30, 50), (40, 50)], shape)
-            labels = _wait_for(lambda: _labels_with(out, 2), 30, "labels after stroke 2")
+            draw(page, box, [(30, 50), (40, 50)], shape)
+            labels = wait_for(lambda: _labels_with(out, 2), 30, "labels after stroke 2")
             assert (labels[31:40, 50] == 2).all()
             assert (labels[labels == 2].size > 0) and not (labels[:, :32] == 2).any()
-            probabilities = _wait_for(lambda: _load(out / "probabilities.npy"), 10,
+            probabilities = wait_for(lambda: _load(out / "probabilities.npy"), 10,
                                       "the propagated segmentation")
             segmentation = probabilities.argmax(axis=0) + 1
             # exact halves for the stand-in; the dictionary may hesitate at the boundary
@@ -251,11 +200,8 @@ def test_annotator_in_the_browser(lab):
             want = (overlay_rgb(image, labels, probabilities, opacity=0.5, n_classes=2)
                     * 255).round().astype(np.uint8)
 
-            def canvas_rgb():
-                data = canvas.evaluate(
-                    "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height)"
-                    ".data)")
-                got = np.array(data, dtype=np.uint8).reshape(*shape, 4)[..., :3]
+            def matches_overlay():
+                got = canvas_rgb(canvas)
                 diff = np.abs(got.astype(int) - want).max(axis=-1)
                 seen.append(f"max difference {diff.max()} at {np.argwhere(diff > 1)[:3].tolist()}"
                             f" of {(diff > 1).sum()} pixels: {got[diff > 1][:3].tolist()} "
@@ -264,7 +210,7 @@ def test_annotator_in_the_browser(lab):
 
             seen: list[str] = []
             try:
-                _wait_for(canvas_rgb, 15, "the overlay to match overlay_rgb")
+                wait_for(matches_overlay, 15, "the overlay to match overlay_rgb")
             except AssertionError as err:
                 raise AssertionError(f"{err}: {seen[-1]}") from None
             update_s = float((out / "updates.txt").read_text())
@@ -273,56 +219,6 @@ def test_annotator_in_the_browser(lab):
             page.screenshot(path=str(artifacts / f"annotator_{url.split('/')[3]}"
                                      f"{'_lazy' if lazy else ''}.png"))
             browser.close()
-
-
-WEBGL_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + [
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
-
-
-def _png(data: bytes) -> np.ndarray:
-    import io
-
-    import PIL.Image
-
-    return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
-
-
-def _steady_render(locator, timeout: float, what: str, differs_from=None) -> np.ndarray:
-    """Screenshot of ``locator`` once two shots in a row agree (and differ from the other)."""
-    last = [None]
-
-    def shot():
-        img = _png(locator.screenshot())
-        prev, last[0] = last[0], img
-        if prev is None or prev.shape != img.shape or np.abs(prev - img).max() > 2:
-            return None
-        if (img.max(axis=-1) - img.min(axis=-1)).max() < 10 and img.std() < 1:
-            return None                                   # blank canvas
-        if differs_from is not None and np.abs(img - differs_from).max() <= 2:
-            return None
-        return img
-
-    return _wait_for(shot, timeout, what)
-
-
-class _Clip:
-    """Screenshots of the page region of an element (the notebook's windowing makes
-    element screenshots wait for a scroll that never settles)."""
-
-    def __init__(self, page, selector: str) -> None:
-        self.page = page
-        self.box = page.evaluate(f"() => {{ const r = document.querySelector('{selector}')"
-                                 ".getBoundingClientRect(); return {x: r.x, y: r.y, "
-                                 "width: r.width, height: r.height}; }")
-
-    def screenshot(self) -> bytes:
-        return self.page.screenshot(clip=self.box, timeout=120_000)   # software WebGL: slow
-
-
-def _coloured(img: np.ndarray) -> tuple[int, int]:
-    """Pixels clearly blue (class/surface 1) and clearly orange (class/surface 2)."""
-    r, g, b = img[..., 0], img[..., 1], img[..., 2]
-    return int(((b > r + 40) & (b > g)).sum()), int(((r > b + 60) & (g > b)).sum())
 
 
 def test_view3d_renders_objects_in_the_browser(tmp_path):
@@ -337,19 +233,20 @@ def test_view3d_renders_objects_in_the_browser(tmp_path):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
         page = browser.new_page(viewport={"width": 760, "height": 1400})
         try:
-            _run_first_cell(page, f"{url}?token={token}")
+            open_notebook(page, f"{url}?token={token}")
+            page.keyboard.press("Shift+Enter")
             assert page.evaluate("() => !!document.createElement('canvas')"
                                  ".getContext('webgl2')"), "no WebGL2 in this chromium"
-            _wait_for(lambda: (out / "objects.txt").exists() or None, 60, "the 3D view cell")
+            wait_for(lambda: (out / "objects.txt").exists() or None, 60, "the 3D view cell")
             assert (out / "objects.txt").read_text() == \
                 "volume,labels,surface 0,tracks"
             page.locator(".jp-OutputArea-output canvas").first.wait_for(timeout=60_000,
                                                                         state="attached")
-            canvas = _Clip(page, ".jp-OutputArea-output")                     # the k3d widget
-            full = _steady_render(canvas, 60, "a steady, non-blank 3D render")
+            canvas = Clip(page, page.locator(".jp-OutputArea-output").first)                     # the k3d widget
+            full = steady_render(canvas, 60, "a steady, non-blank 3D render")
             page.keyboard.press("Shift+Enter")                       # hide all but the volume
-            _wait_for(lambda: (out / "hidden.txt").exists() or None, 30, "the hiding cell")
-            bare = _steady_render(canvas, 60, "the render without the objects",
+            wait_for(lambda: (out / "hidden.txt").exists() or None, 30, "the hiding cell")
+            bare = steady_render(canvas, 60, "the render without the objects",
                                   differs_from=full)
             assert page.get_by_text("official Jupyter news").count() == 0   # no pop-up
         finally:
@@ -362,9 +259,9 @@ def test_view3d_renders_objects_in_the_browser(tmp_path):
     scene = (slice(110, None), slice(full.shape[1] // 6, full.shape[1] * 3 // 4))  # no menus
     full, bare = full[scene], bare[scene]
     changed = (np.abs(full - bare).max(axis=-1) > 30).mean()
-    blue, orange = _coloured(full)
+    blue, orange = coloured(full)
     print(f"3D view: {changed:.1%} of the pixels change with the objects; "
           f"{blue} blue and {orange} orange pixels")
     assert changed > 0.02                       # the objects cover a visible part of the view
     assert blue > 200 and orange > 200          # class 1 and class 2 colours are drawn
-    assert _coloured(bare) == (0, 0)            # and only by the objects (grey volume)
+    assert coloured(bare) == (0, 0)            # and only by the objects (grey volume)
