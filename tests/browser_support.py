@@ -49,13 +49,15 @@ def start_session(url: str, token: str, path: str) -> None:
     wait_for(post, 30, "a kernel session")
 
 
-def open_notebook(page, url: str) -> None:
-    """Open the notebook at ``url`` and answer JupyterLab's "Select Kernel" dialog if it asks;
-    the first cell's editor is then focused."""
+def open_notebook(page, url: str):
+    """Open the notebook at ``url``, answer JupyterLab's "Select Kernel" dialog if it asks and
+    focus its first cell; return the notebook's locator (the visible one: a notebook restored
+    from the workspace may be open in another tab)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.goto(url)
-    editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    notebook = page.locator(".jp-Notebook").filter(visible=True).first
+    editor = notebook.locator(".jp-Cell .cm-content").first
     editor.wait_for(timeout=40_000)
     accept = page.locator(".jp-Dialog .jp-mod-accept")
     try:
@@ -64,6 +66,7 @@ def open_notebook(page, url: str) -> None:
     except PlaywrightTimeout:
         pass
     editor.click()
+    return notebook
 
 
 def draw(page, box, points_yx, shape):

@@ -73,6 +73,13 @@ def _contents(hub: Hub, name: str, path: str):
     return json.loads(r.json()["content"]) if r.ok else None
 
 
+def _scroll_to(locator) -> None:
+    """Scroll ``locator`` to the middle of the window (playwright's own scrolling waits for the
+    notebook's windowed list to be stable, which it may never be)."""
+    locator.evaluate("e => e.scrollIntoView({block: 'center'})")
+    time.sleep(1)
+
+
 @pytest.mark.hub
 @pytest.mark.slow
 def test_user_logs_in_and_runs_the_interactive_case_study(tmp_path):
@@ -108,15 +115,15 @@ def test_user_logs_in_and_runs_the_interactive_case_study(tmp_path):
                                    json={"type": "notebook", "format": "json", "content": nb})
                 assert r.status_code == 201, r.text
                 start_session(f"{hub.url}/user/{name}", token, NOTEBOOK)
-                open_notebook(page, f"{hub.url}/user/{name}/lab/tree/{NOTEBOOK}")
+                notebook = open_notebook(page, f"{hub.url}/user/{name}/lab/tree/{NOTEBOOK}")
                 for _ in range(5):        # up to the 3D view; the hiding cell is next
                     page.keyboard.press("Shift+Enter")
-                cells = page.locator(".jp-Notebook .jp-Cell")
+                cells = notebook.locator(".jp-Cell")
 
                 # the 3D view: a steady, non-blank render that changes without the tracks
                 output = cells.nth(4).locator(".jp-OutputArea-output").last
                 output.locator("canvas").first.wait_for(timeout=150_000, state="attached")
-                output.scroll_into_view_if_needed()
+                _scroll_to(output)
                 view = Clip(page, output)
                 full = steady_render(view, 90, "a steady, non-blank 3D render")
                 page.keyboard.press("Shift+Enter")
@@ -128,7 +135,7 @@ def test_user_logs_in_and_runs_the_interactive_case_study(tmp_path):
 
                 # the Annotator: one stroke across the middle of its slice changes the overlay
                 canvas = cells.nth(2).locator(".jp-OutputArea canvas").first
-                canvas.scroll_into_view_if_needed()
+                _scroll_to(canvas)
                 def settled():
                     first = canvas_rgb(canvas)
                     time.sleep(0.5)
@@ -151,7 +158,7 @@ def test_user_logs_in_and_runs_the_interactive_case_study(tmp_path):
                 assert changed[:, nx // 4:nx * 3 // 4].any(axis=0).all()  # along the stroke
 
                 # the kernel has the painted labels
-                page.locator(".jp-Notebook .jp-Cell .cm-content").last.click()
+                cells.last.locator(".cm-content").click()
                 page.keyboard.press("Shift+Enter")
                 index, classes, painted, scribbled = wait_for(
                     lambda: _contents(hub, name, "notebooks/painted.json"), 60,
