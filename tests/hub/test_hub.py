@@ -608,15 +608,15 @@ def test_five_users_spawn_and_run_a_notebook_at_once(hub, record_property):
 @pytest.mark.hub
 @pytest.mark.slow
 def test_browser_logs_in_and_sees_the_notebooks(hub):
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
+
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs /usr/bin/chromium")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs {CHROMIUM}")
     hub.user("alice")
     password = hub.users["alice"][2]
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(f"{hub.url}/hub/login", timeout=30_000)

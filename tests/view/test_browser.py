@@ -158,7 +158,7 @@ def test_annotator_in_the_browser(lab):
             canvas = page.locator(".jp-OutputArea canvas").first
             canvas.wait_for(timeout=60_000)
             wait_for(lambda: (canvas.bounding_box() or {}).get("width", 0) > 200 or None, 20,
-                      "the canvas to be zoomed")
+                     "the canvas to be zoomed")
             canvas.scroll_into_view_if_needed()
             if lazy:        # zoom to fit: the aspect kept, the canvas and the status in view
                 canvas.evaluate("c => c.scrollIntoView({block: 'end'})")
@@ -187,7 +187,7 @@ def test_annotator_in_the_browser(lab):
             assert (labels[31:40, 50] == 2).all()
             assert (labels[labels == 2].size > 0) and not (labels[:, :32] == 2).any()
             probabilities = wait_for(lambda: _load(out / "probabilities.npy"), 10,
-                                      "the propagated segmentation")
+                                     "the propagated segmentation")
             segmentation = probabilities.argmax(axis=0) + 1
             # exact halves for the stand-in; the dictionary may hesitate at the boundary
             margin = 0 if (out / "segmenter.txt").read_text() == "MeanSegmenter" else 4
@@ -242,12 +242,12 @@ def test_view3d_renders_objects_in_the_browser(tmp_path):
                 "volume,labels,surface 0,tracks"
             page.locator(".jp-OutputArea-output canvas").first.wait_for(timeout=60_000,
                                                                         state="attached")
-            canvas = Clip(page, page.locator(".jp-OutputArea-output").first)                     # the k3d widget
+            canvas = Clip(page, page.locator(".jp-OutputArea-output").first)   # the k3d widget
             full = steady_render(canvas, 60, "a steady, non-blank 3D render")
             page.keyboard.press("Shift+Enter")                       # hide all but the volume
             wait_for(lambda: (out / "hidden.txt").exists() or None, 30, "the hiding cell")
             bare = steady_render(canvas, 60, "the render without the objects",
-                                  differs_from=full)
+                                 differs_from=full)
             assert page.get_by_text("official Jupyter news").count() == 0   # no pop-up
         finally:
             page.screenshot(path=str(artifacts / "view3d_lab.png"))
