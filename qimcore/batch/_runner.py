@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ RUN_FILE = "run.json"
 TABLES = "tables"
 _STAGING = ".staging"
 _FAILED = ".failed"
+# a worker ended by SIGTERM (the sweep stopping, or its process group signalled) was interrupted
+_INTERRUPTED = (-signal.SIGTERM, 128 + signal.SIGTERM)
 
 
 def run_batch(notebook: str | PathLike, grid: str | PathLike, output: str | PathLike, *,
@@ -40,8 +43,9 @@ def run_batch(notebook: str | PathLike, grid: str | PathLike, output: str | Path
     complete: the executed notebook, the tables (CSV/Parquet files) the notebook wrote into its
     ``output_dir`` parameter (set by the runner when the notebook declares it) and
     ``run.json`` (parameters, status, timing). A run that raises is kept in
-    ``output/<run_id>.failed/`` with its error and does not stop the others. Running the
-    same command again skips finished runs and retries failed or interrupted ones.
+    ``output/<run_id>.failed/`` with its error and does not stop the others; a worker stopped
+    by SIGTERM (the sweep being stopped) counts as interrupted, not failed, and its run is
+    started again. Running the same command again skips finished runs and retries failed or interrupted ones.
 
     One sweep at a time works in ``output``: it holds a lock (``output/.qimcore-batch.lock``,
     dropped by the operating system when the sweep ends in any way, also when killed), and a
@@ -131,6 +135,10 @@ def _sweep(notebook: Path, runs: list, output: Path, has_output: bool, workers: 
                                          kernel_name) + (params, time.time())
             for run_id in [r for r, (proc, *_) in running.items() if proc.poll() is not None]:
                 proc, staging, params, started = running.pop(run_id)
+                if proc.returncode in _INTERRUPTED:  # stopped, e.g. with the sweep: not a failure
+                    shutil.rmtree(staging, ignore_errors=True)
+                    todo.appendleft((run_id, params))
+                    continue
                 records[run_id] = _finish(output, run_id, staging, params, started,
                                           proc.returncode, notebook.name)
                 _write_summary(output, runs, records)

@@ -623,11 +623,12 @@ def test_browser_logs_in_and_sees_the_notebooks(hub):
             page.fill("input[name=username]", "alice")
             page.fill("input[name=password]", password)
             page.click("#login_submit, input[type=submit], button[type=submit]")
-            listing = page.locator(".jp-DirListing-content")
-            listing.get_by_text("tutorials", exact=True).wait_for(timeout=120_000)
-            assert page.url.startswith(f"{hub.url}/user/alice/")
-            for name in ("notebooks", "data_samples", "shared_data"):
-                assert listing.get_by_text(name, exact=True).count() == 1
+            # the server opens on the welcome notebook
+            page.get_by_role("heading", name="Start here").first.wait_for(timeout=120_000)
+            assert page.url.startswith(f"{hub.url}/user/alice/lab/tree/notebooks/START_HERE")
+            listing = page.request.get(f"{hub.url}/user/alice/api/contents").json()
+            names = {item["name"] for item in listing["content"]}
+            assert {"notebooks", "tutorials", "data_samples", "shared_data"} <= names
         finally:
             browser.close()
 
