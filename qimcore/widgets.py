@@ -43,6 +43,7 @@ __all__ = ["Annotator", "SparseLabels", "uncertainty"]
 
 _ZOOMS = ("fit", 0.5, 1, 2, 4, 8)
 _DISPLAY_MAX = 1024   # larger slices are sent to the browser subsampled by an integer step
+_EXACT_DELAY_S = 0.5  # idle time after a stroke before a subsampled preview is made exact
 _UNCERTAIN_RGB = np.array([1.0, 0.0, 1.0], np.float32)     # magenta
 
 
@@ -253,33 +254,63 @@ def _put_rgb(canvas: Any, rgb: np.ndarray) -> None:
                                              [buffer.getvalue()])
 
 
+def _block_max(labels: np.ndarray, step: int) -> np.ndarray:
+    """Largest label of each ``step x step`` block: ``labels[::step, ::step]``'s shape, and a
+    stroke thinner than ``step`` is kept."""
+    ny, nx = labels.shape
+    padded = np.pad(labels, ((0, -ny % step), (0, -nx % step)))
+    return padded.reshape(-(-ny // step), step, -(-nx // step), step).max(axis=(1, 3))
+
+
+def _n_labelled_classes(labels: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
+
+
 class _SliceModels:
     """A segmenter used slice by slice on a lazy volume, through its public methods only.
 
     A copy of the ``template`` (``fit``, ``propagate``, ``predict_proba``, e.g. a
     :class:`qimcore.segment.DictionarySegmenter`) is fitted to each slice that holds labels of at
-    least two classes, on its first stroke, and propagates that slice's labels: the live update.
-    Any slice is predicted by the average of ``predict_proba`` over these per-slice models (the
-    background prediction), so every labelled slice contributes.
+    least two classes, on its first stroke, and propagates that slice's labels: the exact
+    update. Any slice is predicted by the average of ``predict_proba`` over these per-slice
+    models (the background prediction), so every labelled slice contributes.
+
+    For slices shown subsampled, :meth:`preview` uses a second copy fitted to the subsampled
+    slice: the live update at the display's resolution (``step**2`` times fewer pixels).
     """
 
     def __init__(self, template: Any) -> None:
         self.template = template
         self.models: dict[int, Any] = {}
+        self.previews: dict[int, Any] = {}
         self._lock = threading.Lock()
 
-    def propagate(self, z: int, image: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
-        if np.count_nonzero(np.bincount(labels.ravel())[1:]) < 2:
+    def _run(self, models: dict[int, Any], z: int, image: np.ndarray, labels: np.ndarray
+             ) -> np.ndarray | None:
+        if _n_labelled_classes(labels) < 2:
             with self._lock:
-                self.models.pop(z, None)
+                models.pop(z, None)
             return None
-        model = self.models.get(z)
+        model = models.get(z)
         if model is None:
             model = copy.deepcopy(self.template).fit(image)
         probabilities = np.asarray(model.propagate(labels), dtype=np.float32)
         with self._lock:
-            self.models[z] = model
+            models[z] = model
         return probabilities
+
+    def propagate(self, z: int, image: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
+        """Full-resolution probabilities ``(C, Y, X)`` of slice ``z`` (None: < 2 classes)."""
+        if _n_labelled_classes(labels) < 2:
+            with self._lock:
+                self.previews.pop(z, None)
+        return self._run(self.models, z, image, labels)
+
+    def preview(self, z: int, image: np.ndarray, labels: np.ndarray, step: int
+                ) -> np.ndarray | None:
+        """Probabilities of slice ``z`` on the grid ``[::step, ::step]``: labels reduced by
+        :func:`_block_max`, propagated by the copy fitted to ``image[::step, ::step]``."""
+        return self._run(self.previews, z, image[::step, ::step], _block_max(labels, step))
 
     def predict(self, image: np.ndarray, n_classes: int) -> np.ndarray | None:
         with self._lock:
@@ -310,7 +341,11 @@ class Annotator(w.VBox):
         object with ``fit(image)``, ``propagate(labels)`` and ``predict_proba(image)`` (e.g. an
         unfitted ``DictionarySegmenter``), used as a template: a copy is fitted to each slice
         painted with two classes (on its first stroke there) and propagates that slice's labels;
-        :meth:`predict_volume` averages the slice models' ``predict_proba``.
+        :meth:`predict_volume` averages the slice models' ``predict_proba``. On slices shown
+        subsampled (wider than 1024 pixels) a stroke first shows a preview at the display's
+        resolution (a second copy, fitted to the subsampled slice); the full-resolution result
+        replaces it in a background thread once painting pauses for 0.5 s (at once on *update*,
+        *accept* and *predict volume*).
     labels : int array of the image's shape, keyword-only, optional
         Initial labels (e.g. an existing segmentation to correct); copied. For a lazy volume a
         :class:`SparseLabels` (or an array, stored slice by slice).
@@ -334,7 +369,7 @@ class Annotator(w.VBox):
         an array copies it in (and updates).
     probabilities : float32 ndarray or None
         Latest segmentation: ``(C,) + shape`` in memory; for a lazy volume ``(C, Y, X)`` of the
-        shown slice.
+        shown slice, at full resolution (while a preview is shown, the one before it).
     prediction : zarr.Group or None
         Arrays ``labels`` (uint8, ``1..C``, 0 = not yet predicted) and ``uncertainty`` (uint8,
         ``round(255 * uncertainty)``) of :meth:`predict_volume`.
@@ -398,6 +433,10 @@ class Annotator(w.VBox):
         self._callbacks: list[Callable[[Annotator], Any]] = []
         self._stroke: list[tuple[float, float]] = []
         self._plane_cache: tuple[int, np.ndarray] = (-1, np.zeros(0))
+        self._preview: tuple[int, np.ndarray] | None = None   # (slice, display-grid probabilities)
+        self._exact_timer: threading.Timer | None = None
+        self._exact_version = 0
+        self._exact_lock = threading.Lock()
         self._quiet = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -574,7 +613,7 @@ class Annotator(w.VBox):
             self.slice.value = index
         finally:
             self._quiet = False
-        self.update()
+        self._update(None, preview=True)
 
     def undo(self) -> None:
         """Revert the last stroke (and show its slice)."""
@@ -587,6 +626,7 @@ class Annotator(w.VBox):
 
         One undoable step, like a stroke.
         """
+        self._make_exact()
         prob = self._shown_probabilities()
         if prob is None:
             return
@@ -621,20 +661,20 @@ class Annotator(w.VBox):
         """Propagate the labels through the segmenter (if any) and redraw.
 
         ``propagate`` defaults to the *live* checkbox. For a lazy volume only the shown slice
-        is segmented.
+        is segmented, at full resolution.
         """
+        self._update(propagate, preview=False)
+
+    def _update(self, propagate: bool | None, *, preview: bool) -> None:
+        """:meth:`update`; with ``preview`` a slice shown subsampled gets the display-grid
+        preview now and its full-resolution result in the background (:meth:`_schedule_exact`)."""
         start = time.perf_counter()
         message = ""
         propagate = self.live.value if propagate is None else propagate
         if propagate and self.segmenter is not None and self._labels.any():
             try:
                 if self.lazy:
-                    z = self.index
-                    self.probabilities = self._models.propagate(
-                        z, self._read_plane(z), self._labels.plane(z))
-                    self._prob_index = z
-                    if self.probabilities is None:
-                        message = "paint two classes on this slice to segment it"
+                    message = self._segment_slice(self.index, preview and self._step > 1)
                 else:
                     self.probabilities = np.asarray(self.segmenter.propagate(self._labels))
                     self.slice_uncertainty = self._slice_scores(self.probabilities)
@@ -645,6 +685,57 @@ class Annotator(w.VBox):
         self.status.value = message or f"updated in {self.last_update_s:.2f} s"
         for callback in self._callbacks:
             callback(self)
+
+    def _segment_slice(self, z: int, preview: bool) -> str:
+        """Segment slice ``z`` (preview or full resolution); a status message or ""."""
+        self._cancel_exact()
+        image, labels = self._read_plane(z), self._labels.plane(z)
+        if preview and _n_labelled_classes(labels) >= 2:
+            prob = self._models.preview(z, image, labels, self._step)
+            self._preview = None if prob is None else (z, prob)
+            self._schedule_exact(z)
+            return ""
+        self._preview = None
+        self.probabilities, self._prob_index = self._models.propagate(z, image, labels), z
+        return "" if self.probabilities is not None else \
+            "paint two classes on this slice to segment it"
+
+    def _cancel_exact(self) -> None:
+        with self._exact_lock:
+            self._exact_version += 1
+            if self._exact_timer is not None:
+                self._exact_timer.cancel()
+                self._exact_timer = None
+
+    def _schedule_exact(self, z: int) -> None:
+        """Replace the preview of slice ``z`` by the full-resolution result in a thread, after
+        ``_EXACT_DELAY_S`` without a new stroke (a newer stroke discards a running one)."""
+        image, labels = self._read_plane(z), self._labels.plane(z).copy()
+
+        def run() -> None:
+            try:
+                prob = self._models.propagate(z, image, labels)
+            except ValueError:
+                return
+            with self._exact_lock:
+                if version != self._exact_version:
+                    return
+                self._exact_timer = None
+                self.probabilities, self._prob_index, self._preview = prob, z, None
+            if self.index == z:
+                self.redraw()
+                self.status.value = "full resolution"
+
+        with self._exact_lock:
+            version = self._exact_version
+            self._exact_timer = threading.Timer(_EXACT_DELAY_S, run)
+            self._exact_timer.daemon = True
+            self._exact_timer.start()
+
+    def _make_exact(self) -> None:
+        """Compute a pending full-resolution result now (for accept and predict_volume)."""
+        if self._preview is not None and self._models is not None:
+            self._segment_slice(self._preview[0], preview=False)
 
     def _slice_scores(self, probabilities: np.ndarray) -> np.ndarray:
         u = uncertainty(probabilities)
@@ -673,7 +764,7 @@ class Annotator(w.VBox):
         if self._quiet:
             return
         if self.lazy and self.segmenter is not None and self.index in self._models.models:
-            self.update(propagate=True)     # a slice with its own model: fast, live result
+            self._update(True, preview=True)    # a slice with its own model: live result
         else:
             self.redraw()
 
@@ -727,6 +818,7 @@ class Annotator(w.VBox):
         if not self.lazy or self._models is None:
             raise ValueError("predict_volume needs a lazy (dask) volume and a segmenter; in "
                              "memory the segmentation already covers the whole image")
+        self._make_exact()
         if not self._models.models:
             self.status.value = "paint two classes on a slice first"
             return None
@@ -783,8 +875,12 @@ class Annotator(w.VBox):
         """Draw the shown slice with its segmentation (or uncertainty) and labels."""
         sub = (slice(None, None, self._step),) * 2
         plane = self._read_plane(self.index)[sub]
-        prob = self._shown_probabilities()
-        prob = None if prob is None else prob[(slice(None), *sub)]
+        preview = self._preview
+        if preview is not None and preview[0] == self.index:
+            prob = preview[1]
+        else:
+            prob = self._shown_probabilities()
+            prob = None if prob is None else prob[(slice(None), *sub)]
         show_u = self.show_uncertainty.value and prob is not None
         rgb = overlay_rgb(plane, self._label_plane(self.index)[sub], None if show_u else prob,
                           opacity=self.opacity.value, n_classes=self.n_classes,
