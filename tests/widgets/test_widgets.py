@@ -451,7 +451,7 @@ def test_subsampled_slice_shows_a_preview_then_the_full_resolution_result(monkey
     import qimcore.widgets
 
     monkeypatch.setattr(qimcore.widgets, "_DISPLAY_MAX", 8)        # 10 x 16 slices: step 2
-    monkeypatch.setattr(qimcore.widgets, "_EXACT_DELAY_S", 0.0)
+    monkeypatch.setattr(qimcore.widgets, "_EXACT_DELAY_S", 600.0)   # run by hand below
     SliceMeanSegmenter.fitted = 0
     ann = Annotator(da.from_array(stripes, chunks=(1, 10, 16)), 2, SliceMeanSegmenter(),
                     brush_size=0)
@@ -461,15 +461,16 @@ def test_subsampled_slice_shows_a_preview_then_the_full_resolution_result(monkey
     z, preview = ann._preview
     assert z == 1 and preview.shape == (2, 5, 8) and SliceMeanSegmenter.fitted == 1
     assert (preview.argmax(0)[:, :4] == 0).all() and (preview.argmax(0)[:, 4:] == 1).all()
-    ann._exact_timer.join()                  # the full-resolution result replaces the preview
+    timer = ann._exact_timer                 # the full-resolution result replaces the preview
+    timer.cancel()
+    timer.function()
     assert ann._preview is None and ann.probabilities.shape == (2, 10, 16)
     assert SliceMeanSegmenter.fitted == 2
     exact = SliceMeanSegmenter().fit(stripes[1]).propagate(ann.labels[1])
     np.testing.assert_array_equal(ann.probabilities, exact)
-    ann.paint([(6, 3)], value=1, index=1)    # a new stroke: preview again, exact on accept
+    ann.paint([(6, 3)], value=1, index=1)    # a new stroke: a preview again
     assert ann._preview is not None
-    ann.accept()
-    assert ann._preview is None
+    ann.accept()                             # copies the full-resolution result
     assert (ann.labels[1][:, :8] == 1).all() and (ann.labels[1][:, 8:] == 2).all()
 
 
