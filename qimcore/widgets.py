@@ -257,9 +257,13 @@ def _put_rgb(canvas: Any, rgb: np.ndarray) -> None:
 def _block_max(labels: np.ndarray, step: int) -> np.ndarray:
     """Largest label of each ``step x step`` block: ``labels[::step, ::step]``'s shape, and a
     stroke thinner than ``step`` is kept."""
-    ny, nx = labels.shape
-    padded = np.pad(labels, ((0, -ny % step), (0, -nx % step)))
-    return padded.reshape(-(-ny // step), step, -(-nx // step), step).max(axis=(1, 3))
+    out = labels[::step, ::step].copy()
+    for dy in range(step):
+        for dx in range(step):
+            part = labels[dy::step, dx::step]
+            view = out[:part.shape[0], :part.shape[1]]
+            np.maximum(view, part, out=view)
+    return out
 
 
 def _n_labelled_classes(labels: np.ndarray) -> int:
