@@ -73,7 +73,8 @@ class Stroke2048:
     8 strokes back to back (no background work meanwhile: each stroke cancels the pending
     full-resolution update) timed in CPU seconds (over all threads; what an idle machine
     needs) and wall seconds; then the wall time from a stroke to the full-resolution result,
-    and the CPU seconds of that result (the time the old live update took per stroke).
+    the CPU seconds of that result (what the old live update cost per stroke), and how often
+    the preview's class agrees with the full-resolution class on the display grid.
     """
 
     repeat = 1
@@ -102,12 +103,14 @@ class Stroke2048:
             wall.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
         self.stroke_cpu_s, self.stroke_s = float(np.median(cpu)), float(np.median(wall))
+        preview = ann._preview[1].argmax(0)
         t, c = time.perf_counter(), time.process_time()
         ann._exact_timer.join()
         self.exact_s = time.perf_counter() - t       # from the end of the last stroke
         self.exact_cpu_s = time.process_time() - c
         self.exact_shown = ann._preview is None and ann.probabilities.shape == (3, 2048, 2048)
         self.delay_s = widgets._EXACT_DELAY_S
+        self.agreement = float((ann.probabilities[:, ::2, ::2].argmax(0) == preview).mean())
 
     def track_stroke_to_preview_2048_cpu_s(self):
         return self.stroke_cpu_s
@@ -120,6 +123,10 @@ class Stroke2048:
 
     def track_full_resolution_update_2048_cpu_s(self):
         return self.exact_cpu_s
+
+    def track_preview_agrees_with_full_resolution(self):
+        """Fraction of display pixels whose preview class is the full-resolution class."""
+        return self.agreement
 
     def track_full_resolution_shown(self):
         return float(self.exact_shown)
@@ -144,8 +151,9 @@ class LargeVolume:
 
     One scenario in ``setup`` (numbers reported by the ``track_*`` methods): open the volume
     lazily with a k-means-tree dictionary of 1000 words, paint three classes on the middle
-    slice (the slice's dictionary is fitted on that stroke), then time further strokes (stroke
-    -> labels -> propagate the shown slice -> composite -> PNG to the canvas; wall and CPU
+    slice (the dictionary of the subsampled slice is fitted on that stroke), then time further
+    strokes back to back (stroke -> labels -> preview of the shown slice at the display's
+    resolution, see :class:`Stroke2048` -> composite -> PNG to the canvas; wall and CPU
     seconds: on a shared machine the CPU time is what an idle one would need, over its cores), start the whole-volume prediction in the background,
     time strokes while it runs, let it run 60 s, stop it. Peak memory: the process's maximum
     resident set (``ru_maxrss``) at the end.

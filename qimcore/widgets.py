@@ -10,7 +10,8 @@ labels and the current segmentation overlaid. Works in JupyterLab 4 and Notebook
 - **Lazy** (a 3D dask volume of any size, e.g. ``qimcore.io.load("big.zarr")``): ``.labels`` is
   a :class:`SparseLabels` that stores only painted slices, one slice is read at a time, and the
   segmenter is used slice by slice (see :class:`Annotator`): a stroke updates the segmentation of
-  the shown slice only, and :meth:`Annotator.predict_volume` segments the whole volume in a
+  the shown slice only (slices wider than 1024 pixels: first a preview at the display's
+  resolution, then the full-resolution result from a background thread), and :meth:`Annotator.predict_volume` segments the whole volume in a
   background thread into a zarr store, with a progress bar, while painting goes on.
 
 Both modes show an uncertainty overlay (``u = 1 - (p_first - p_second)``, magenta with opacity
