@@ -23,6 +23,7 @@ certain. Labels are saved and loaded in the package's one scribble format
 from __future__ import annotations
 
 import copy
+import inspect
 import io
 import threading
 import time
@@ -255,18 +256,6 @@ def _put_rgb(canvas: Any, rgb: np.ndarray) -> None:
                                              [buffer.getvalue()])
 
 
-def _block_max(labels: np.ndarray, step: int) -> np.ndarray:
-    """Largest label of each ``step x step`` block: ``labels[::step, ::step]``'s shape, and a
-    stroke thinner than ``step`` is kept."""
-    out = labels[::step, ::step].copy()
-    for dy in range(step):
-        for dx in range(step):
-            part = labels[dy::step, dx::step]
-            view = out[:part.shape[0], :part.shape[1]]
-            np.maximum(view, part, out=view)
-    return out
-
-
 def _n_labelled_classes(labels: np.ndarray) -> int:
     return int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
 
@@ -276,46 +265,41 @@ class _SliceModels:
 
     A copy of the ``template`` (``fit``, ``propagate``, ``predict_proba``, e.g. a
     :class:`qimcore.segment.DictionarySegmenter`) is fitted to each slice that holds labels of at
-    least two classes, on its first stroke, and propagates that slice's labels: the exact
-    update. Any slice is predicted by the average of ``predict_proba`` over these per-slice
-    models (the background prediction), so every labelled slice contributes.
-
-    For slices shown subsampled, :meth:`preview` uses a second copy fitted to the subsampled
-    slice: the live update at the display's resolution (``step**2`` times fewer pixels).
+    least two classes, on its first stroke, and propagates that slice's labels: the live update.
+    Any slice is predicted by the average of ``predict_proba`` over these per-slice models (the
+    background prediction), so every labelled slice contributes: :attr:`models` holds those
+    whose last propagation was at full resolution. When the template's ``propagate`` takes a
+    ``step`` (a preview on the grid ``[::step, ::step]``), :attr:`previews` is True.
     """
 
     def __init__(self, template: Any) -> None:
         self.template = template
         self.models: dict[int, Any] = {}
-        self.previews: dict[int, Any] = {}
+        self.previews = "step" in inspect.signature(template.propagate).parameters
+        self._unpublished: dict[int, Any] = {}    # fitted, only previews propagated yet
         self._lock = threading.Lock()
 
-    def _run(self, models: dict[int, Any], z: int, image: np.ndarray, labels: np.ndarray
-             ) -> np.ndarray | None:
+    def propagate(self, z: int, image: np.ndarray, labels: np.ndarray, step: int = 1
+                  ) -> np.ndarray | None:
+        """Probabilities ``(C, Y, X)`` of slice ``z``, or on ``[::step, ::step]`` with ``step >
+        1`` (None: fewer than two classes labelled)."""
         if _n_labelled_classes(labels) < 2:
             with self._lock:
-                models.pop(z, None)
+                self.models.pop(z, None)
+                self._unpublished.pop(z, None)
             return None
-        model = models.get(z)
+        model = self.models.get(z) or self._unpublished.get(z)
         if model is None:
             model = copy.deepcopy(self.template).fit(image)
-        probabilities = np.asarray(model.propagate(labels), dtype=np.float32)
+        extra = {"step": step} if step > 1 else {}
+        probabilities = np.asarray(model.propagate(labels, **extra), dtype=np.float32)
         with self._lock:
-            models[z] = model
+            if step == 1:
+                self.models[z] = model
+                self._unpublished.pop(z, None)
+            elif z not in self.models:
+                self._unpublished[z] = model
         return probabilities
-
-    def propagate(self, z: int, image: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
-        """Full-resolution probabilities ``(C, Y, X)`` of slice ``z`` (None: < 2 classes)."""
-        if _n_labelled_classes(labels) < 2:
-            with self._lock:
-                self.previews.pop(z, None)
-        return self._run(self.models, z, image, labels)
-
-    def preview(self, z: int, image: np.ndarray, labels: np.ndarray, step: int
-                ) -> np.ndarray | None:
-        """Probabilities of slice ``z`` on the grid ``[::step, ::step]``: labels reduced by
-        :func:`_block_max`, propagated by the copy fitted to ``image[::step, ::step]``."""
-        return self._run(self.previews, z, image[::step, ::step], _block_max(labels, step))
 
     def predict(self, image: np.ndarray, n_classes: int) -> np.ndarray | None:
         with self._lock:
@@ -347,10 +331,10 @@ class Annotator(w.VBox):
         unfitted ``DictionarySegmenter``), used as a template: a copy is fitted to each slice
         painted with two classes (on its first stroke there) and propagates that slice's labels;
         :meth:`predict_volume` averages the slice models' ``predict_proba``. On slices shown
-        subsampled (wider than 1024 pixels) a stroke first shows a preview at the display's
-        resolution (a second copy, fitted to the subsampled slice); the full-resolution result
-        replaces it in a background thread once painting pauses for 0.5 s (at once on *update*,
-        *accept* and *predict volume*).
+        subsampled (wider than 1024 pixels), if ``propagate`` takes a ``step`` (as
+        ``DictionarySegmenter.propagate``), a stroke first shows a preview propagated at the
+        display's pixels only; the full-resolution result replaces it in a background thread
+        once painting pauses for 0.5 s (at once on *update*, *accept* and *predict volume*).
     labels : int array of the image's shape, keyword-only, optional
         Initial labels (e.g. an existing segmentation to correct); copied. For a lazy volume a
         :class:`SparseLabels` (or an array, stored slice by slice).
@@ -695,8 +679,8 @@ class Annotator(w.VBox):
         """Segment slice ``z`` (preview or full resolution); a status message or ""."""
         self._cancel_exact()
         image, labels = self._read_plane(z), self._labels.plane(z)
-        if preview and _n_labelled_classes(labels) >= 2:
-            prob = self._models.preview(z, image, labels, self._step)
+        if preview and self._models.previews and _n_labelled_classes(labels) >= 2:
+            prob = self._models.propagate(z, image, labels, self._step)
             self._preview = None if prob is None else (z, prob)
             self._schedule_exact(z)
             return ""
