@@ -66,8 +66,9 @@ class Stroke2048:
     """Stroke to visible update on one 2048² slice of a lazy volume (issue: <= 0.5 s).
 
     The slice is shown subsampled (1024² canvas), so a stroke propagates at the display's
-    resolution (the preview, a copy of the segmenter fitted to the subsampled slice) and the
-    full-resolution result follows in a background thread after 0.5 s without a stroke. One
+    pixels only (the preview, ``DictionarySegmenter.propagate(labels, step=2)`` of the slice's
+    full-resolution model) and the full-resolution result follows in a background thread
+    after 0.5 s without a stroke. One
     scenario in ``setup``: a (3, 2048, 2048) dask volume tiling a real nerve CT slice, a
     k-means-tree dictionary of 1000 words, three classes painted on the middle slice, then
     8 strokes back to back (no background work meanwhile: each stroke cancels the pending
@@ -151,7 +152,7 @@ class LargeVolume:
 
     One scenario in ``setup`` (numbers reported by the ``track_*`` methods): open the volume
     lazily with a k-means-tree dictionary of 1000 words, paint three classes on the middle
-    slice (the dictionary of the subsampled slice is fitted on that stroke), then time further
+    slice (the slice's dictionary is fitted on that stroke), then time further
     strokes back to back (stroke -> labels -> preview of the shown slice at the display's
     resolution, see :class:`Stroke2048` -> composite -> PNG to the canvas; wall and CPU
     seconds: on a shared machine the CPU time is what an idle one would need, over its cores), start the whole-volume prediction in the background,
