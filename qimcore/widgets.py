@@ -10,7 +10,8 @@ labels and the current segmentation overlaid. Works in JupyterLab 4 and Notebook
 - **Lazy** (a 3D dask volume of any size, e.g. ``qimcore.io.load("big.zarr")``): ``.labels`` is
   a :class:`SparseLabels` that stores only painted slices, one slice is read at a time, and the
   segmenter is used slice by slice (see :class:`Annotator`): a stroke updates the segmentation of
-  the shown slice only, and :meth:`Annotator.predict_volume` segments the whole volume in a
+  the shown slice only (slices wider than 1024 pixels: first a preview at the display's
+  resolution, then the full-resolution result from a background thread), and :meth:`Annotator.predict_volume` segments the whole volume in a
   background thread into a zarr store, with a progress bar, while painting goes on.
 
 Both modes show an uncertainty overlay (``u = 1 - (p_first - p_second)``, magenta with opacity
@@ -22,6 +23,7 @@ certain. Labels are saved and loaded in the package's one scribble format
 from __future__ import annotations
 
 import copy
+import inspect
 import io
 import threading
 import time
@@ -43,6 +45,7 @@ __all__ = ["Annotator", "SparseLabels", "uncertainty"]
 
 _ZOOMS = ("fit", 0.5, 1, 2, 4, 8)
 _DISPLAY_MAX = 1024   # larger slices are sent to the browser subsampled by an integer step
+_EXACT_DELAY_S = 0.5  # idle time after a stroke before a subsampled preview is made exact
 _UNCERTAIN_RGB = np.array([1.0, 0.0, 1.0], np.float32)     # magenta
 
 
@@ -253,6 +256,10 @@ def _put_rgb(canvas: Any, rgb: np.ndarray) -> None:
                                              [buffer.getvalue()])
 
 
+def _n_labelled_classes(labels: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
+
+
 class _SliceModels:
     """A segmenter used slice by slice on a lazy volume, through its public methods only.
 
@@ -260,25 +267,38 @@ class _SliceModels:
     :class:`qimcore.segment.DictionarySegmenter`) is fitted to each slice that holds labels of at
     least two classes, on its first stroke, and propagates that slice's labels: the live update.
     Any slice is predicted by the average of ``predict_proba`` over these per-slice models (the
-    background prediction), so every labelled slice contributes.
+    background prediction), so every labelled slice contributes: :attr:`models` holds those
+    whose last propagation was at full resolution. When the template's ``propagate`` takes a
+    ``step`` (a preview on the grid ``[::step, ::step]``), :attr:`previews` is True.
     """
 
     def __init__(self, template: Any) -> None:
         self.template = template
         self.models: dict[int, Any] = {}
+        self.previews = "step" in inspect.signature(template.propagate).parameters
+        self._unpublished: dict[int, Any] = {}    # fitted, only previews propagated yet
         self._lock = threading.Lock()
 
-    def propagate(self, z: int, image: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
-        if np.count_nonzero(np.bincount(labels.ravel())[1:]) < 2:
+    def propagate(self, z: int, image: np.ndarray, labels: np.ndarray, step: int = 1
+                  ) -> np.ndarray | None:
+        """Probabilities ``(C, Y, X)`` of slice ``z``, or on ``[::step, ::step]`` with ``step >
+        1`` (None: fewer than two classes labelled)."""
+        if _n_labelled_classes(labels) < 2:
             with self._lock:
                 self.models.pop(z, None)
+                self._unpublished.pop(z, None)
             return None
-        model = self.models.get(z)
+        model = self.models.get(z) or self._unpublished.get(z)
         if model is None:
             model = copy.deepcopy(self.template).fit(image)
-        probabilities = np.asarray(model.propagate(labels), dtype=np.float32)
+        extra = {"step": step} if step > 1 else {}
+        probabilities = np.asarray(model.propagate(labels, **extra), dtype=np.float32)
         with self._lock:
-            self.models[z] = model
+            if step == 1:
+                self.models[z] = model
+                self._unpublished.pop(z, None)
+            elif z not in self.models:
+                self._unpublished[z] = model
         return probabilities
 
     def predict(self, image: np.ndarray, n_classes: int) -> np.ndarray | None:
@@ -310,7 +330,11 @@ class Annotator(w.VBox):
         object with ``fit(image)``, ``propagate(labels)`` and ``predict_proba(image)`` (e.g. an
         unfitted ``DictionarySegmenter``), used as a template: a copy is fitted to each slice
         painted with two classes (on its first stroke there) and propagates that slice's labels;
-        :meth:`predict_volume` averages the slice models' ``predict_proba``.
+        :meth:`predict_volume` averages the slice models' ``predict_proba``. On slices shown
+        subsampled (wider than 1024 pixels), if ``propagate`` takes a ``step`` (as
+        ``DictionarySegmenter.propagate``), a stroke first shows a preview propagated at the
+        display's pixels only; the full-resolution result replaces it in a background thread
+        once painting pauses for 0.5 s (at once on *update*, *accept* and *predict volume*).
     labels : int array of the image's shape, keyword-only, optional
         Initial labels (e.g. an existing segmentation to correct); copied. For a lazy volume a
         :class:`SparseLabels` (or an array, stored slice by slice).
@@ -334,7 +358,7 @@ class Annotator(w.VBox):
         an array copies it in (and updates).
     probabilities : float32 ndarray or None
         Latest segmentation: ``(C,) + shape`` in memory; for a lazy volume ``(C, Y, X)`` of the
-        shown slice.
+        shown slice, at full resolution (while a preview is shown, the one before it).
     prediction : zarr.Group or None
         Arrays ``labels`` (uint8, ``1..C``, 0 = not yet predicted) and ``uncertainty`` (uint8,
         ``round(255 * uncertainty)``) of :meth:`predict_volume`.
@@ -398,6 +422,10 @@ class Annotator(w.VBox):
         self._callbacks: list[Callable[[Annotator], Any]] = []
         self._stroke: list[tuple[float, float]] = []
         self._plane_cache: tuple[int, np.ndarray] = (-1, np.zeros(0))
+        self._preview: tuple[int, np.ndarray] | None = None   # (slice, display-grid probabilities)
+        self._exact_timer: threading.Timer | None = None
+        self._exact_version = 0
+        self._exact_lock = threading.Lock()
         self._quiet = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -574,7 +602,7 @@ class Annotator(w.VBox):
             self.slice.value = index
         finally:
             self._quiet = False
-        self.update()
+        self._update(None, preview=True)
 
     def undo(self) -> None:
         """Revert the last stroke (and show its slice)."""
@@ -587,6 +615,7 @@ class Annotator(w.VBox):
 
         One undoable step, like a stroke.
         """
+        self._make_exact()
         prob = self._shown_probabilities()
         if prob is None:
             return
@@ -621,20 +650,20 @@ class Annotator(w.VBox):
         """Propagate the labels through the segmenter (if any) and redraw.
 
         ``propagate`` defaults to the *live* checkbox. For a lazy volume only the shown slice
-        is segmented.
+        is segmented, at full resolution.
         """
+        self._update(propagate, preview=False)
+
+    def _update(self, propagate: bool | None, *, preview: bool) -> None:
+        """:meth:`update`; with ``preview`` a slice shown subsampled gets the display-grid
+        preview now and its full-resolution result in the background (:meth:`_schedule_exact`)."""
         start = time.perf_counter()
         message = ""
         propagate = self.live.value if propagate is None else propagate
         if propagate and self.segmenter is not None and self._labels.any():
             try:
                 if self.lazy:
-                    z = self.index
-                    self.probabilities = self._models.propagate(
-                        z, self._read_plane(z), self._labels.plane(z))
-                    self._prob_index = z
-                    if self.probabilities is None:
-                        message = "paint two classes on this slice to segment it"
+                    message = self._segment_slice(self.index, preview and self._step > 1)
                 else:
                     self.probabilities = np.asarray(self.segmenter.propagate(self._labels))
                     self.slice_uncertainty = self._slice_scores(self.probabilities)
@@ -645,6 +674,57 @@ class Annotator(w.VBox):
         self.status.value = message or f"updated in {self.last_update_s:.2f} s"
         for callback in self._callbacks:
             callback(self)
+
+    def _segment_slice(self, z: int, preview: bool) -> str:
+        """Segment slice ``z`` (preview or full resolution); a status message or ""."""
+        self._cancel_exact()
+        image, labels = self._read_plane(z), self._labels.plane(z)
+        if preview and self._models.previews and _n_labelled_classes(labels) >= 2:
+            prob = self._models.propagate(z, image, labels, self._step)
+            self._preview = None if prob is None else (z, prob)
+            self._schedule_exact(z)
+            return ""
+        self._preview = None
+        self.probabilities, self._prob_index = self._models.propagate(z, image, labels), z
+        return "" if self.probabilities is not None else \
+            "paint two classes on this slice to segment it"
+
+    def _cancel_exact(self) -> None:
+        with self._exact_lock:
+            self._exact_version += 1
+            if self._exact_timer is not None:
+                self._exact_timer.cancel()
+                self._exact_timer = None
+
+    def _schedule_exact(self, z: int) -> None:
+        """Replace the preview of slice ``z`` by the full-resolution result in a thread, after
+        ``_EXACT_DELAY_S`` without a new stroke (a newer stroke discards a running one)."""
+        image, labels = self._read_plane(z), self._labels.plane(z).copy()
+
+        def run() -> None:
+            try:
+                prob = self._models.propagate(z, image, labels)
+            except ValueError:
+                return
+            with self._exact_lock:
+                if version != self._exact_version:
+                    return
+                self._exact_timer = None
+                self.probabilities, self._prob_index, self._preview = prob, z, None
+            if self.index == z:
+                self.redraw()
+                self.status.value = "full resolution"
+
+        with self._exact_lock:
+            version = self._exact_version
+            self._exact_timer = threading.Timer(_EXACT_DELAY_S, run)
+            self._exact_timer.daemon = True
+            self._exact_timer.start()
+
+    def _make_exact(self) -> None:
+        """Compute a pending full-resolution result now (for accept and predict_volume)."""
+        if self._preview is not None and self._models is not None:
+            self._segment_slice(self._preview[0], preview=False)
 
     def _slice_scores(self, probabilities: np.ndarray) -> np.ndarray:
         u = uncertainty(probabilities)
@@ -673,7 +753,7 @@ class Annotator(w.VBox):
         if self._quiet:
             return
         if self.lazy and self.segmenter is not None and self.index in self._models.models:
-            self.update(propagate=True)     # a slice with its own model: fast, live result
+            self._update(True, preview=True)    # a slice with its own model: live result
         else:
             self.redraw()
 
@@ -727,6 +807,7 @@ class Annotator(w.VBox):
         if not self.lazy or self._models is None:
             raise ValueError("predict_volume needs a lazy (dask) volume and a segmenter; in "
                              "memory the segmentation already covers the whole image")
+        self._make_exact()
         if not self._models.models:
             self.status.value = "paint two classes on a slice first"
             return None
@@ -783,8 +864,12 @@ class Annotator(w.VBox):
         """Draw the shown slice with its segmentation (or uncertainty) and labels."""
         sub = (slice(None, None, self._step),) * 2
         plane = self._read_plane(self.index)[sub]
-        prob = self._shown_probabilities()
-        prob = None if prob is None else prob[(slice(None), *sub)]
+        preview = self._preview
+        if preview is not None and preview[0] == self.index:
+            prob = preview[1]
+        else:
+            prob = self._shown_probabilities()
+            prob = None if prob is None else prob[(slice(None), *sub)]
         show_u = self.show_uncertainty.value and prob is not None
         rgb = overlay_rgb(plane, self._label_plane(self.index)[sub], None if show_u else prob,
                           opacity=self.opacity.value, n_classes=self.n_classes,

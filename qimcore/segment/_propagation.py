@@ -81,11 +81,12 @@ def _collect_kernel(padded: np.ndarray, flat: np.ndarray, weights: np.ndarray,
 
 @njit(parallel=True, cache=True)
 def _spread_kernel(padded: np.ndarray, shape: np.ndarray, strides: np.ndarray,
-                   offsets_flat: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """T2 and normalisation: ``P[c, j] ∝ sum_o table[o, word[j - o], c]`` over the pixels ``j`` of
-    the image of ``shape`` ``(Z, Y, X)`` (``Z = 1`` in 2D) inside the flat padded word map with
-    ``strides`` ``(sz, sy)`` and pixel ``(0, 0, 0)`` at ``strides[2]``. ``table`` is
-    ``(O, C, K + 1)`` with a zero entry ``K`` for the padding word.
+                   offsets_flat: np.ndarray, table: np.ndarray,
+                   step: int) -> np.ndarray:  # pragma: no cover
+    """T2 and normalisation: ``P[c, j] ∝ sum_o table[o, word[j - o], c]`` over the pixels ``j =
+    step * (z, y, x)`` for ``(z, y, x)`` in ``shape`` ``(Z, Y, X)`` (``Z = 1`` in 2D), inside the
+    flat padded word map with ``strides`` ``(sz, sy)`` and pixel ``(0, 0, 0)`` at
+    ``strides[2]``. ``table`` is ``(O, C, K + 1)`` with a zero entry ``K`` for the padding word.
 
     One thread per image row; offsets in the outer loop keep ``table[o]`` in cache.
     """
@@ -94,14 +95,14 @@ def _spread_kernel(padded: np.ndarray, shape: np.ndarray, strides: np.ndarray,
     out = np.empty((n_classes, nz * ny * nx), np.float32)
     uniform = np.float32(1.0 / n_classes)
     for row in prange(nz * ny):
-        start = strides[2] + (row // ny) * strides[0] + (row % ny) * strides[1]
+        start = strides[2] + step * ((row // ny) * strides[0] + (row % ny) * strides[1])
         acc = np.zeros((n_classes, nx), np.float32)
         for o in range(n_off):
             src = start - offsets_flat[o]
             for c in range(n_classes):
                 tab = table[o, c]
                 for x in range(nx):
-                    acc[c, x] += tab[padded[src + x]]
+                    acc[c, x] += tab[padded[src + step * x]]
         for x in range(nx):
             total = acc[:, x].sum()
             for c in range(n_classes):
@@ -117,10 +118,11 @@ def collect(padded: np.ndarray, flat: np.ndarray, weights: np.ndarray,
     return mass[:, :-1]
 
 
-def spread(padded: np.ndarray, table: np.ndarray, size: int) -> np.ndarray:
-    """Normalised T2 of a ``(O, K, C)`` table over the image whose word map is ``padded``."""
+def spread(padded: np.ndarray, table: np.ndarray, size: int, step: int = 1) -> np.ndarray:
+    """Normalised T2 of a ``(O, K, C)`` table over the image whose word map is ``padded``, at
+    the pixels ``[::step, ::step]`` (every axis)."""
     r = size // 2
-    shape = np.array(padded.shape, np.int64) - 2 * r
+    shape = -(-(np.array(padded.shape, np.int64) - 2 * r) // step)
     pstrides = np.cumprod((1,) + padded.shape[::-1])[:-1][::-1]
     if padded.ndim == 2:
         shape, pstrides = np.concatenate(([1], shape)), np.concatenate(([0], pstrides))
@@ -129,7 +131,8 @@ def spread(padded: np.ndarray, table: np.ndarray, size: int) -> np.ndarray:
     tab[:, :, :-1] = table.transpose(0, 2, 1)
     with _chunk.KERNEL_LOCK:
         out = _spread_kernel(padded.ravel(), shape, strides,
-                             offset_flat(patch_offsets(size, padded.ndim), padded.shape), tab)
+                             offset_flat(patch_offsets(size, padded.ndim), padded.shape), tab,
+                             step)
     return out.reshape((table.shape[2],) + tuple(shape[-padded.ndim:]))
 
 

@@ -318,3 +318,29 @@ def test_nerves_sample_with_shipped_scribbles():
                 ring_myelin.append((plane[ring] == 2).mean())
     assert len(ring_myelin) >= 50
     assert np.mean(np.array(ring_myelin) >= 0.5) >= 0.7
+
+
+@pytest.mark.parametrize("shape", [(61, 70), (21, 18, 23)])
+def test_propagate_step_is_exact_on_the_grid_after_one_diffusion(shape):
+    image, truth = texture_phantom(shape, n_classes=3, region_size=6, random_state=1)
+    labels = sparse_labels(truth, 0.03, random_state=1)
+    seg = DictionarySegmenter(patch_size=(3, 5), n_words=40, steps=1).fit(image)
+    full = seg.propagate(labels)
+    for step in (2, 3):
+        np.testing.assert_array_equal(seg.propagate(labels, step=step),
+                                      full[(slice(None),) + (slice(None, None, step),) * len(shape)])
+    assert seg.probabilities_ is not None and np.array_equal(seg.probabilities_, full)  # kept
+
+
+def test_propagate_step_previews_two_diffusions():
+    image, truth = texture_phantom((128, 128), n_classes=3, region_size=10, random_state=2)
+    labels = sparse_labels(truth, 0.01, random_state=2)
+    seg = DictionarySegmenter(n_words=200).fit(image)
+    full = seg.propagate(labels)
+    preview = seg.propagate(labels, step=2)
+    assert preview.shape == (3, 64, 64) and np.allclose(preview.sum(0), 1, atol=1e-5)
+    agree = (preview.argmax(0) == full[:, ::2, ::2].argmax(0)).mean()
+    assert agree > 0.9, agree
+    assert np.array_equal(seg.probabilities_, full)
+    with pytest.raises(ValueError, match="step"):
+        seg.propagate(labels, step=0)

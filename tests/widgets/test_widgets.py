@@ -445,3 +445,43 @@ def test_lazy_annotator_on_a_huge_virtual_volume_reads_one_slice():
     assert ann.probabilities.shape == (2, 256, 256)
     with pytest.raises(TypeError, match="fit"):
         Annotator(volume, 2, MeanSegmenter(np.zeros(3)))
+
+
+class SteppedSliceMeanSegmenter(SliceMeanSegmenter):
+    """Has the preview of DictionarySegmenter.propagate: probabilities on [::step, ::step]."""
+
+    def propagate(self, labels, *, step=1):
+        return super().propagate(labels)[:, ::step, ::step]
+
+
+def test_subsampled_slice_shows_a_preview_then_the_full_resolution_result(monkeypatch, stripes):
+    import qimcore.widgets
+
+    monkeypatch.setattr(qimcore.widgets, "_DISPLAY_MAX", 8)        # 10 x 16 slices: step 2
+    monkeypatch.setattr(qimcore.widgets, "_EXACT_DELAY_S", 600.0)   # run by hand below
+    SliceMeanSegmenter.fitted = 0
+    ann = Annotator(da.from_array(stripes, chunks=(1, 10, 16)), 2, SteppedSliceMeanSegmenter(),
+                    brush_size=0)
+    assert ann._step == 2
+    ann.paint([(3, 2)], value=1, index=1)
+    ann.paint([(3, 13)], value=2, index=1)
+    z, preview = ann._preview
+    assert z == 1 and preview.shape == (2, 5, 8) and ann.probabilities is None
+    assert (preview.argmax(0)[:, :4] == 0).all() and (preview.argmax(0)[:, 4:] == 1).all()
+    assert not ann._models.models                    # no full-resolution result to predict with
+    timer = ann._exact_timer                 # the full-resolution result replaces the preview
+    timer.cancel()
+    timer.function()
+    assert ann._preview is None and ann.probabilities.shape == (2, 10, 16)
+    assert SliceMeanSegmenter.fitted == 1 and list(ann._models.models) == [1]
+    exact = SliceMeanSegmenter().fit(stripes[1]).propagate(ann.labels[1])
+    np.testing.assert_array_equal(ann.probabilities, exact)
+    ann.paint([(6, 3)], value=1, index=1)    # a new stroke: a preview again
+    assert ann._preview is not None
+    ann.accept()                             # copies the full-resolution result
+    assert (ann.labels[1][:, :8] == 1).all() and (ann.labels[1][:, 8:] == 2).all()
+    plain = Annotator(da.from_array(stripes, chunks=(1, 10, 16)), 2, SliceMeanSegmenter(),
+                      brush_size=0)          # propagate without step: full resolution at once
+    plain.paint([(3, 2)], value=1, index=1)
+    plain.paint([(3, 13)], value=2, index=1)
+    assert plain._preview is None and plain.probabilities.shape == (2, 10, 16)
