@@ -398,6 +398,26 @@ def _track_table(tracks: list[np.ndarray]) -> np.ndarray:
                       for i, p in enumerate(tracks)])
 
 
+def _volume_labels(labels: Any, shape: tuple[int, ...]) -> Any:
+    """``labels`` checked to be an integer volume of ``shape`` (numpy or dask)."""
+    lab = _validate.array(labels, "labels", ndim=3)
+    if lab.shape != shape:
+        raise ValueError(f"labels must have the volume's shape {shape}, got {lab.shape}")
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise TypeError(f"labels must be an integer array, got {lab.dtype}")
+    return lab
+
+
+def _surface_meshes(surfaces: Any, shape: tuple[int, ...]) -> list[tuple[Any, Any]]:
+    """Meshes ``(vertices, faces)`` of ``surfaces``: height maps over ``shape`` or meshes."""
+    if isinstance(surfaces, np.ndarray):
+        if surfaces.ndim != 3 or surfaces.shape[1:] != shape[1:]:
+            raise ValueError(f"surfaces must be heights (n_surfaces,) + {shape[1:]}, "
+                             f"got {surfaces.shape}")
+        return [heights_to_mesh(h) for h in surfaces]
+    return list(surfaces)
+
+
 def napari(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = None, *,
            probabilities: Any = None, voxel_size: Any = 1.0, show: bool = True,
            viewer: Any = None) -> _napari.Viewer:
@@ -456,20 +476,10 @@ def napari(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
             viewer.add_image(probabilities[k], name=f"probability {k + 1}", scale=scale,
                              colormap="magma", blending="additive", visible=False)
     if labels is not None:
-        lab = _validate.array(labels, "labels", ndim=3)
-        if lab.shape != vol.shape:
-            raise ValueError(f"labels must have the volume's shape {vol.shape}, got {lab.shape}")
-        if not np.issubdtype(lab.dtype, np.integer):
-            raise TypeError(f"labels must be an integer array, got {lab.dtype}")
+        lab = _volume_labels(labels, vol.shape)
         viewer.add_labels(lab, name="labels", scale=scale, opacity=0.5)
     if surfaces is not None:
-        if isinstance(surfaces, np.ndarray):
-            if surfaces.ndim != 3 or surfaces.shape[1:] != vol.shape[1:]:
-                raise ValueError(f"surfaces must be heights (n_surfaces,) + {vol.shape[1:]}, "
-                                 f"got {surfaces.shape}")
-            meshes = [heights_to_mesh(h) for h in surfaces]
-        else:
-            meshes = list(surfaces)
+        meshes = _surface_meshes(surfaces, vol.shape)
         colors = class_colors(max(len(meshes), 1))
         for i, (verts, faces) in enumerate(meshes):
             viewer.add_surface((np.asarray(verts, np.float32), np.asarray(faces)),
@@ -704,11 +714,7 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
                                name=f"probability {k + 1}", visible=k == len(probabilities) - 1,
                                compression_level=1)
     if labels is not None:
-        lab = _validate.array(labels, "labels", ndim=3)
-        if lab.shape != vol.shape:
-            raise ValueError(f"labels must have the volume's shape {vol.shape}, got {lab.shape}")
-        if not np.issubdtype(lab.dtype, np.integer):
-            raise TypeError(f"labels must be an integer array, got {lab.dtype}")
+        lab = _volume_labels(labels, vol.shape)
         small_lab, _ = downsample(lab, max_voxels, labels=True)
         if small_lab.min() < 0 or small_lab.max() > 255:
             raise ValueError("labels must lie in 0..255 for the 3D view")
@@ -717,13 +723,7 @@ def view3d(volume: Any, labels: Any = None, surfaces: Any = None, tracks: Any = 
                            color_map=[_hex(c) for c in class_colors(n)], outlines=False,
                            opacity=opacity, bounds=bounds, name="labels", compression_level=1)
     if surfaces is not None:
-        if isinstance(surfaces, np.ndarray):
-            if surfaces.ndim != 3 or surfaces.shape[1:] != vol.shape[1:]:
-                raise ValueError(f"surfaces must be heights (n_surfaces,) + {vol.shape[1:]}, "
-                                 f"got {surfaces.shape}")
-            meshes = [heights_to_mesh(h) for h in surfaces]
-        else:
-            meshes = list(surfaces)
+        meshes = _surface_meshes(surfaces, vol.shape)
         colors = class_colors(max(len(meshes), 1))
         for i, (verts, faces) in enumerate(meshes):
             v = _validate.array(verts, "surfaces", ndim=2, allow_dask=False)
