@@ -25,6 +25,8 @@ from pathlib import Path
 
 from numba.core.caching import UserWideCacheLocator
 
+from ._files import atomic_file
+
 __all__ = ["LOCATORS", "SharedCacheLocator", "shared_cache_dir"]
 
 #: The value of ``NUMBA_CACHE_LOCATOR_CLASSES`` that uses the shared cache (numba's usual
@@ -53,9 +55,8 @@ def _seed(source: Path, target: Path) -> None:
         dest = target / entry.name
         try:
             if not dest.exists() or dest.stat().st_mtime < entry.stat().st_mtime:
-                tmp = dest.with_name(f".{entry.name}.{os.getpid()}")
-                shutil.copy2(entry.path, tmp)
-                os.replace(tmp, dest)           # atomic: another kernel never reads half a file
+                with atomic_file(dest) as tmp:  # another kernel never reads half a file
+                    shutil.copy2(entry.path, tmp)
         except OSError:                          # unreadable or vanished: numba recompiles
             continue
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import time
 from pathlib import Path
 
 import matplotlib
+
+from qimcore._files import atomic_file
 
 DOMAINS = ("segment", "fibres", "layers", "nerves")
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -48,9 +49,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
 
 
 if __name__ == "__main__":

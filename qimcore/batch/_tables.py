@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 
 import pandas as pd
+
+from .._files import atomic_file
 
 FORMATS = ("csv", "parquet")
 
@@ -18,15 +19,11 @@ def atomic_write_table(frame: pd.DataFrame, path: Path) -> None:
     The temporary file sits in the same folder and is renamed over ``path``, so a reader
     (or an interrupted run) sees the old file or the complete new one, never a partial one.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_file(path) as tmp:
         if path.suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_tables(tables: Mapping[str, pd.DataFrame], output_dir: str | PathLike,

@@ -9,11 +9,12 @@ so every class number round-trips exactly.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._files import atomic_file
 
 __all__ = ["Scribbles", "load_scribbles", "save_scribbles"]
 
@@ -162,14 +163,8 @@ def save_scribbles(path: str | os.PathLike, labels: Any) -> None:
     coord_dtype = np.uint16 if max(s.shape) <= 65536 else np.int64
     arrays = {"shape": np.array(s.shape, np.int64), "label": s.values,
               **{n: c.astype(coord_dtype) for n, c in zip(_AXES[3 - s.ndim:], s.coords.T)}}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:  # a file object: no ".npz" added
+        np.savez_compressed(f, **arrays)
 
 
 def load_scribbles(path: str | os.PathLike, *, sparse: bool = False) -> np.ndarray | Scribbles:
