@@ -130,8 +130,7 @@ def probabilities(p: Any, name: str, *, axis: int | None = 0, atol: float = 1e-3
 
 
 def _probability_block(block: np.ndarray, name: str, axis: int | None, atol: float) -> np.ndarray:
-    if not np.isfinite(block).all():
-        raise ValueError(f"{name} contains NaN or inf values")
+    _finite_block(block, name)
     if block.size and (block.min() < -atol or block.max() > 1 + atol):
         raise ValueError(f"{name} must lie in [0, 1], got values in "
                          f"[{block.min():g}, {block.max():g}]")
@@ -141,29 +140,6 @@ def _probability_block(block: np.ndarray, name: str, axis: int | None, atol: flo
             raise ValueError(f"{name} must sum to 1 over axis {axis} (one value per class), "
                              f"got sums in [{total.min():g}, {total.max():g}]")
     return block
-
-
-def labels(x: Any, name: str, *, max_label: int = 255) -> np.ndarray:
-    """Check a numpy label array: whole numbers in ``[0, max_label]``; return it."""
-    arr = array(x, name, allow_dask=False)
-    if np.issubdtype(arr.dtype, np.floating) and not np.array_equal(arr, np.round(arr)):
-        raise TypeError(f"{name} must hold whole numbers (0 = unlabelled, 1..C), "
-                        f"got non-integer values of dtype {arr.dtype}")
-    if arr.min() < 0 or arr.max() > max_label:
-        raise ValueError(f"{name} must lie in [0, {max_label}] (0 = unlabelled, 1..C classes), "
-                         f"got values in [{arr.min()}, {arr.max()}]")
-    return arr
-
-
-def existing_path(path: Any, name: str = "path") -> Any:
-    """Refuse a path that does not exist, naming the argument."""
-    import os
-
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{name} {os.fspath(path)!r} does not exist")
-    return path
 
 
 def positive(value: Any, name: str, *, integer: bool = False, allow_zero: bool = False) -> Any:
