@@ -80,7 +80,7 @@ def sample_bone() -> list[tuple]:
 
 
 def segment_widget(image: napari.layers.Image, scribbles: napari.layers.Labels,
-                   patch_size: int = 9, n_words: int = 1000
+                   patch_size: int = 7, n_words: int = 1000
                    ) -> napari.types.LayerDataTuple:
     """Dictionary segmentation of ``image`` from the ``scribbles`` labels (1..C)."""
     from .segment import DictionarySegmenter
