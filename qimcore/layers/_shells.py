@@ -123,28 +123,32 @@ def _thresholds(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.nda
     return _layer_thresholds(hists, centres)
 
 
-def _pore_radius(stack: np.ndarray, regions: np.ndarray, bright: np.ndarray,
-                 radius: np.ndarray) -> int:
-    """Radius (pixels) of a disk that bridges the pores of the bright layers.
-
-    Pores are the pixels darker than their layer's iso-level (:func:`_thresholds`); ``p``,
-    the largest distance from a pore pixel of a bright layer to the nearest material (the
-    largest inscribed radius of the pores), rounded up, gives the radius ``2 p``: the disk
-    cannot enter a pore, and a pore cut open at a face (a mouth up to ``2 p`` wide) is
-    bridged to within ``(2 - sqrt(3)) p`` (about a quarter of its radius) of the face.
-    Pores no wider than a pixel (``p <= 1``: noise) give 0. The radius stays below the dark
-    gaps that must not be bridged: half the radial thickness of each dark layer and the
-    radius of a dark inside (each at its 10th percentile over the rays), less a pixel.
-    """
-    n_layers = len(bright) - 2
+def _dark(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.ndarray:
+    """Pixels darker than their layer's iso-level (:func:`_thresholds`; the highest outside)."""
     if stack.min() == stack.max():
-        return 0
+        return np.zeros(stack.shape, bool)
     level = _thresholds(stack, regions, n_layers)
     inside = (regions >= 1) & (regions <= n_layers)
     cut = np.where(inside, level[np.clip(regions.astype(np.int64) - 1, 0, n_layers - 1)],
                    level.max())
-    dark = stack <= cut
-    pores = dark & inside & bright[regions]
+    return stack <= cut
+
+
+def _pore_radius(dark: np.ndarray, regions: np.ndarray, bright: np.ndarray,
+                 radius: np.ndarray) -> int:
+    """Radius (pixels) of a disk that bridges the pores of the bright layers.
+
+    Pores are the ``dark`` pixels of the bright layers; ``p``, the largest distance from a
+    pore pixel to the nearest material (the largest inscribed radius of the pores), rounded
+    up, gives the radius ``2 p``: the disk cannot enter a pore, and a pore cut open at a
+    face (a mouth up to ``2 p`` wide) is bridged to within ``(2 - sqrt(3)) p`` (about a
+    quarter of its radius) of the face. Pores no wider than a pixel (``p <= 1``: noise)
+    give 0. The radius stays below the dark gaps that must not be bridged: half the radial
+    thickness of each dark layer and the radius of a dark inside (each at its 10th
+    percentile over the rays), less a pixel.
+    """
+    n_layers = len(bright) - 2
+    pores = dark & (regions >= 1) & (regions <= n_layers) & bright[regions]
     reach = max((float(ndi.distance_transform_edt(d)[p].max(initial=0.0))
                  for d, p in zip(dark, pores)), default=0.0)
     if reach <= 1:                       # one-pixel specks: noise, nothing to fill
@@ -188,18 +192,32 @@ def _crossings(samples: np.ndarray, radii: np.ndarray, heights: np.ndarray,
     return out
 
 
-def _fill_pores(stack: np.ndarray, radius: int) -> np.ndarray:
-    """Grey closing of each slice by a disk of ``radius`` pixels: pores become material.
+def _fill_pores(stack: np.ndarray, radius: int, dark: np.ndarray) -> np.ndarray:
+    """Each slice with its pores filled: dark pixels that a disk of ``radius`` pixels bridges.
 
-    Dark gaps the disk cannot enter (pores, dents in a face narrower than the disk) take the
-    grey value of the material around them; faces curved less than the disk stay in place.
+    The dark pixels that the binary closing of the material (the pixels not ``dark``, less
+    islands no larger than a disk of half the radius, the largest pore: noise specks) by
+    the disk turns into material (pores,
+    dents in a face narrower than the disk; faces curved less than the disk stay) take the
+    grey value of the material around them, its local mean (Gaussian of ``radius / 2``);
+    all other pixels keep theirs, so steps between layers of different grey value and the
+    noise are untouched.
     """
-    from skimage.morphology import disk
+    from skimage.morphology import disk, remove_small_objects
 
     if radius <= 0:
         return stack
     footprint = disk(radius)
-    return np.stack([ndi.grey_closing(s, footprint=footprint) for s in stack])
+    speck = int(disk(radius // 2).sum())
+    out = stack.copy()
+    for image, pores, filled in zip(stack, dark, out):
+        solid = remove_small_objects(np.pad(~pores, radius, mode="edge"), max_size=speck)
+        closed = ndi.binary_closing(solid, structure=footprint)[radius:-radius, radius:-radius]
+        bridged = closed & pores
+        weight = ndi.gaussian_filter((~pores).astype(np.float32), radius / 2)
+        total = ndi.gaussian_filter(np.where(pores, 0, image).astype(np.float32), radius / 2)
+        filled[bridged] = total[bridged] / np.maximum(weight[bridged], 1e-6)
+    return out
 
 
 def _polar_thickness(r: np.ndarray, z: np.ndarray, n_angles: int, sigma: float) -> np.ndarray:
@@ -221,7 +239,7 @@ def _polar_thickness(r: np.ndarray, z: np.ndarray, n_angles: int, sigma: float) 
 def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, center: Any = None,
                  radii: Any = None, n_angles: int = 90, regions: Sequence[str | None] | None = None,
                  region_weight: float = 1.0, delta: int | Sequence[int] = (1, 2),
-                 min_distance: int = 1, max_distance: int | None = None,
+                 min_distance: int = 2, max_distance: int | None = None,
                  voxel_size: Any = 1.0, material: Any = None, threshold: Any = None,
                  sigma: float = 1.0, fill: int | None = None) -> ShellLayers:
     """Growth layers rolled around a centre line: unfold, find all surfaces in 3D, tabulate.
@@ -272,7 +290,10 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     delta : int or (int, int), keyword-only
         Smoothness in radius samples between neighbouring (slice, angle) columns.
     min_distance, max_distance : int, keyword-only
-        Bounds on the radial distance between consecutive surfaces, in radius samples.
+        Bounds on the radial distance between consecutive surfaces, in radius samples. A
+        step between two layers spreads over two samples of the (bilinear) unfolding, so
+        with ``min_distance=1`` two surfaces of the same polarity could share one step; the
+        default 2 keeps them apart.
     voxel_size : float or (float, float, float), keyword-only
         Voxel size ``(z, y, x)`` in µm; ``y`` and ``x`` must be equal (polar geometry).
     material : (Z, Y, X) array, keyword-only, optional
@@ -376,11 +397,14 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     bright = _bright(edges)
     unfolded = grid.sample(stack)                                        # (R, Z, A)
     heights = search(unfolded)
+    n_layers = len(edges) - 1
+    first = np.maximum(r[heights] - 0.5 * step, 0.0)
+    labels = _voxel_layers(rho, ray, first)
+    dark = _dark(stack, labels, n_layers)
     if fill is None:
-        first = np.maximum(r[heights] - 0.5 * step, 0.0)
-        fill = _pore_radius(stack, _voxel_layers(rho, ray, first), bright, first)
+        fill = _pore_radius(dark, labels, bright, first)
     fill = int(fill)
-    filled = _fill_pores(stack, fill)
+    filled = _fill_pores(stack, fill, dark)
     if fill:
         unfolded_filled = grid.sample(filled)
         heights = search(unfolded_filled)
@@ -388,7 +412,6 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
         unfolded_filled = unfolded
     radius = np.maximum(r[heights] - 0.5 * step, 0.0)          # sample h spans r[h] ± step/2
     labels = _voxel_layers(rho, ray, radius)
-    n_layers = len(edges) - 1
     grey = np.array([np.median(filled[labels == k]) if np.any(labels == k) else np.nan
                      for k in range(len(edges) + 1)])                 # each region's grey
     rising = np.array([p == "dark-to-bright" for p in polarity])

@@ -96,15 +96,15 @@ def _wall_errors(porosity, seeds=range(16)):
 
 @pytest.mark.parametrize(("porosity", "radius", "thickness", "pores"), [
     (0.0, 0.1, 0.1, 1.2),           # dense walls: sub-pixel faces
-    ((0.0, 0.1), 0.4, 0.5, 1.5),
-    ((0.1, 0.3), 0.8, 0.8, 4.0),    # coarse pores cut open at the faces read a little low
+    ((0.0, 0.1), 0.4, 0.3, 2.0),
+    ((0.1, 0.3), 0.7, 0.8, 7.0),    # coarse pores open at the faces, wider than the disk
 ])
 def test_closed_porous_wall_across_family(porosity, radius, thickness, pores):
     """One porous wall around an off-centre axis, 16 random members of the family (grey
     value, noise 2-15 %, pore size 0.7-2.5, wall 6-12 voxels, inner radius 6-12)."""
     r_err, t_err, p_err = _wall_errors(porosity)
     assert r_err.max() <= radius
-    assert np.abs(t_err).max() <= thickness and t_err.max() <= 0.1
+    assert np.abs(t_err).max() <= thickness and t_err.max() <= 0.25     # never much too thick
     assert np.abs(p_err).max() <= pores
 
 
