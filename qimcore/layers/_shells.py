@@ -47,8 +47,8 @@ class ShellLayers:
         Analysed slice indices ``(Z,)``, their ``(y, x)`` centres ``(Z, 2)`` and the radii
         ``(R,)`` of the unfolding (pixels).
     fill : int
-        Radius (pixels) of the disk whose grey closing filled the pores before the surfaces
-        were searched (0: none).
+        Radius (pixels) of the disk that filled the pores before the surfaces were searched
+        (0: none).
     """
 
     heights: np.ndarray
@@ -197,11 +197,10 @@ def _fill_pores(stack: np.ndarray, radius: int, dark: np.ndarray) -> np.ndarray:
 
     The dark pixels that the binary closing of the material (the pixels not ``dark``, less
     islands no larger than a disk of half the radius, the largest pore: noise specks) by
-    the disk turns into material (pores,
-    dents in a face narrower than the disk; faces curved less than the disk stay) take the
-    grey value of the material around them, its local mean (Gaussian of ``radius / 2``);
-    all other pixels keep theirs, so steps between layers of different grey value and the
-    noise are untouched.
+    the disk turns into material (pores, dents in a face narrower than the disk; faces
+    curved less than the disk stay) take the grey value of the material around them, its
+    local mean (Gaussian of ``radius / 2``); all other pixels keep theirs, so steps between
+    layers of different grey value and the noise are untouched.
     """
     from skimage.morphology import disk, remove_small_objects
 
@@ -256,10 +255,11 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     Pores at a wall's faces would pull edge-found surfaces into the wall, so the surfaces are
     found twice. Regions are "bright" after a rising edge (and inside a first falling edge),
     "dark" otherwise. The first search gives the layers, whose pores (pixels darker than
-    their layer's iso-level) give the largest inscribed pore radius ``p``; each slice is then
-    grey-closed by a disk of radius ``2 ceil(p)`` pixels, which fills the pores and bridges
-    pores cut open at a face (faces curved less than the disk stay), and the surfaces are
-    searched again on that pore-filled image. The disk stays below half the thickness of
+    their layer's iso-level) give the largest inscribed pore radius ``p``; in each slice the
+    binary closing of the material by a disk of radius ``2 ceil(p)`` pixels marks the pores
+    and the pores cut open at a face (faces curved less than the disk stay), which take the
+    local grey value of the material, and the surfaces are searched again on that
+    pore-filled image. The disk stays below half the thickness of
     every dark layer (and the radius of a dark inside), so gaps between walls are kept.
     Each surface is finally placed to a fraction of a pixel where the pore-filled profile
     crosses the grey value half-way between the regions on either side (``radius``).
@@ -297,8 +297,8 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     voxel_size : float or (float, float, float), keyword-only
         Voxel size ``(z, y, x)`` in µm; ``y`` and ``x`` must be equal (polar geometry).
     material : (Z, Y, X) array, keyword-only, optional
-        Solid mask or probability (solid where >= 0.5), unfolded like the volume; default:
-        each layer's pores told from its own material in the unfolded intensities, as in
+        Solid mask or probability (solid where >= 0.5) for the porosity; default:
+        each layer's pores told from its own material in the intensities, as in
         :func:`qimcore.layers.layer_table`.
     threshold : float or sequence of float, keyword-only, optional
         Fixed intensity threshold for the solid, one or one per layer, instead.
@@ -319,6 +319,13 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     ValueError
         For bad ``edges``/``regions``, unequal in-plane voxel sizes, slices outside the volume
         or a negative ``fill``.
+    TypeError
+        For a ``fill`` that is not an integer.
+
+    See Also
+    --------
+    qimcore.surfaces.PolarGrid, qimcore.surfaces.edge_cost, qimcore.surfaces.region_cost,
+    qimcore.surfaces.detect_surfaces, qimcore.layers.layer_table
 
     Notes
     -----
@@ -326,11 +333,6 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     within 0.2 voxel and porosity within about 1.5 percentage points for wall porosity up to
     10 %, 0.3 voxel and 3 pp at 20 %; coarse pores (sigma ~2-2.5 voxels) at 30 % open at the
     faces over arcs wider than the disk still read low, by up to 0.7 voxel and 7 pp.
-
-    See Also
-    --------
-    qimcore.surfaces.PolarGrid, qimcore.surfaces.edge_cost, qimcore.surfaces.region_cost,
-    qimcore.surfaces.detect_surfaces, qimcore.layers.layer_table
 
     Examples
     --------
