@@ -196,21 +196,20 @@ def _fill_pores(stack: np.ndarray, radius: int, dark: np.ndarray) -> np.ndarray:
     """Each slice with its pores filled: dark pixels that a disk of ``radius`` pixels bridges.
 
     The dark pixels that the binary closing of the material (the pixels not ``dark``, less
-    islands no larger than a disk of half the radius, the largest pore: noise specks) by
-    the disk turns into material (pores, dents in a face narrower than the disk; faces
-    curved less than the disk stay) take the grey value of the material around them, its
-    local mean (Gaussian of ``radius / 2``); all other pixels keep theirs, so steps between
-    layers of different grey value and the noise are untouched.
+    noise specks: islands of at most a pixel and its 4 neighbours) by the disk turns into
+    material (pores, dents in a face narrower than the disk, up to the disk's chord across
+    the mouth; faces curved less than the disk stay) take the grey value of the material
+    around them, its local mean (Gaussian of ``radius / 2``); all other pixels keep theirs,
+    so steps between layers of different grey value and the noise are untouched.
     """
     from skimage.morphology import disk, remove_small_objects
 
     if radius <= 0:
         return stack
     footprint = disk(radius)
-    speck = int(disk(radius // 2).sum())
     out = stack.copy()
     for image, pores, filled in zip(stack, dark, out):
-        solid = remove_small_objects(np.pad(~pores, radius, mode="edge"), max_size=speck)
+        solid = remove_small_objects(np.pad(~pores, radius, mode="edge"), max_size=5)
         closed = ndi.binary_closing(solid, structure=footprint)[radius:-radius, radius:-radius]
         bridged = closed & pores
         weight = ndi.gaussian_filter((~pores).astype(np.float32), radius / 2)
