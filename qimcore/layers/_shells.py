@@ -85,10 +85,11 @@ def _bright(edges: Sequence[str]) -> np.ndarray:
 def _voxel_polar(shape: tuple[int, int], centres: np.ndarray, n_angles: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Distance from each slice's centre and fractional ray index of every pixel, (Z, Y, X)."""
-    y, x = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
-    dy = y[None] - centres[:, 0, None, None]
-    dx = x[None] - centres[:, 1, None, None]
-    return np.hypot(dy, dx), np.mod(np.arctan2(dy, dx), 2 * np.pi) * (n_angles / (2 * np.pi))
+    y, x = np.mgrid[:shape[0], :shape[1]].astype(np.float32)
+    dy = y[None] - centres[:, 0, None, None].astype(np.float32)
+    dx = x[None] - centres[:, 1, None, None].astype(np.float32)
+    ray = np.mod(np.arctan2(dy, dx), np.float32(2 * np.pi)) * np.float32(n_angles / (2 * np.pi))
+    return np.hypot(dy, dx), ray
 
 
 def _voxel_layers(rho: np.ndarray, ray: np.ndarray, boundary: np.ndarray) -> np.ndarray:
