@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 
 from .. import _units, _validate
-from ._flat import _porosity, _table
+from ._flat import _BINS, _layer_thresholds, _table
 
 __all__ = ["ShellLayers", "shell_layers"]
 
@@ -26,28 +26,41 @@ class ShellLayers:
         Surfaces as indices into ``radii``, ascending, for each analysed slice and ray.
     points : (n_surfaces, Z, n_angles, 2) float64 ndarray
         The same surfaces as closed ``(y, x)`` curves in each slice (pixels).
+    radius : (n_surfaces, Z, n_angles) float64 ndarray
+        Radius of each surface on each ray (pixels), to a fraction of a pixel: where the
+        (pore-filled) profile crosses the grey value half-way between the median grey values
+        of the regions on either side, next to ``heights``; half-way between samples
+        ``heights - 1`` and ``heights`` where it does not cross there.
     thickness : (n_layers, Z, n_angles) float32 ndarray
-        Thickness of each layer along its normal (µm): the thickness maps over slice × angle.
+        Thickness of each layer along its normal (µm), from ``radius``: the thickness maps
+        over slice × angle.
     table : pandas.DataFrame
         The columns of :func:`qimcore.layers.layer_table`: ``thickness_mean``/``thickness_std``
         from ``thickness``, ``volume`` (µm³) of the true polar wedges; ``porosity`` and
-        ``n_voxels`` count polar samples of the unfolded stack (equal weights, fine for layers
-        thin against their radius).
+        ``n_voxels`` count the pixels of the analysed slices in each layer (a pixel lies
+        beyond a surface where its distance from the centre reaches the surface's radius at
+        its angle).
     unfolded : (R, Z, n_angles) float32 ndarray
-        The polar unfolding (radius, slice, angle) that was searched.
+        The polar unfolding (radius, slice, angle) of the volume (the surfaces were searched
+        on the unfolding of its pore-filled slices when ``fill`` > 0).
     slices, centres, radii : ndarray
         Analysed slice indices ``(Z,)``, their ``(y, x)`` centres ``(Z, 2)`` and the radii
         ``(R,)`` of the unfolding (pixels).
+    fill : int
+        Radius (pixels) of the disk that filled the pores before the surfaces were searched
+        (0: none).
     """
 
     heights: np.ndarray
     points: np.ndarray
+    radius: np.ndarray
     thickness: np.ndarray
     table: pd.DataFrame
     unfolded: np.ndarray
     slices: np.ndarray
     centres: np.ndarray
     radii: np.ndarray
+    fill: int
 
 
 _POLARITY = {"rising": "dark-to-bright", "falling": "bright-to-dark"}
@@ -62,6 +75,148 @@ def _region_means(unfolded: np.ndarray, regions: Sequence[str | None]) -> list[f
              "void": float(unfolded[unfolded <= level].mean())}
     return [None if kind is None else means[_validate.choice(kind, "regions", tuple(means))]
             for kind in regions]
+
+
+def _bright(edges: Sequence[str]) -> np.ndarray:
+    """Whether each of the ``n_surfaces + 1`` regions is bright (material) by its edges."""
+    return np.array([edges[0] == "falling"] + [e == "rising" for e in edges])
+
+
+def _voxel_polar(shape: tuple[int, int], centres: np.ndarray, n_angles: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from each slice's centre and fractional ray index of every pixel, (Z, Y, X)."""
+    y, x = np.mgrid[:shape[0], :shape[1]].astype(np.float32)
+    dy = y[None] - centres[:, 0, None, None].astype(np.float32)
+    dx = x[None] - centres[:, 1, None, None].astype(np.float32)
+    ray = np.mod(np.arctan2(dy, dx), np.float32(2 * np.pi)) * np.float32(n_angles / (2 * np.pi))
+    return np.hypot(dy, dx), ray
+
+
+def _voxel_layers(rho: np.ndarray, ray: np.ndarray, boundary: np.ndarray) -> np.ndarray:
+    """Region of every pixel of the analysed slices, ``(Z, Y, X)`` int8 (0 inside surface 0).
+
+    ``boundary`` holds the surfaces' radii ``(n_surfaces, Z, n_angles)`` (pixels); a pixel
+    at distance ``rho`` from its slice's centre and fractional ray index ``ray`` is beyond a
+    surface where ``rho`` reaches the surface's radius, interpolated linearly and
+    periodically between the rays.
+    """
+    n_angles = boundary.shape[-1]
+    j = np.floor(ray).astype(np.int64) % n_angles
+    w = ray - np.floor(ray)
+    k = np.arange(len(rho))[:, None, None]
+    out = np.zeros(rho.shape, np.int8)
+    for surface in boundary:
+        out += rho >= (1 - w) * surface[k, j] + w * surface[k, (j + 1) % n_angles]
+    return out
+
+
+def _thresholds(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.ndarray:
+    """Per-layer pore iso-levels of :func:`qimcore.layers.layer_table` on region-labelled pixels."""
+    lo, hi = float(stack.min()), float(stack.max())
+    if lo == hi:
+        raise ValueError("volume is constant: cannot tell pores from material; "
+                         "pass material= or threshold=")
+    bins = np.clip(((stack - lo) * (_BINS / (hi - lo))).astype(np.int64), 0, _BINS - 1)
+    rows = np.clip(regions.astype(np.int64), 0, n_layers + 1)      # below, layers, above
+    hists = np.bincount((rows * _BINS + bins).ravel(),
+                        minlength=(n_layers + 2) * _BINS).reshape(n_layers + 2, _BINS)
+    centres = lo + (np.arange(_BINS) + 0.5) * ((hi - lo) / _BINS)
+    return _layer_thresholds(hists, centres)
+
+
+def _dark(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.ndarray:
+    """Pixels darker than their layer's iso-level (:func:`_thresholds`; the highest outside)."""
+    if stack.min() == stack.max():
+        return np.zeros(stack.shape, bool)
+    level = _thresholds(stack, regions, n_layers)
+    inside = (regions >= 1) & (regions <= n_layers)
+    cut = np.where(inside, level[np.clip(regions.astype(np.int64) - 1, 0, n_layers - 1)],
+                   level.max())
+    return stack <= cut
+
+
+def _pore_radius(dark: np.ndarray, regions: np.ndarray, bright: np.ndarray,
+                 radius: np.ndarray) -> int:
+    """Radius (pixels) of a disk that bridges the pores of the bright layers.
+
+    Pores are the ``dark`` pixels of the bright layers; ``p``, the largest distance from a
+    pore pixel to the nearest material (the largest inscribed radius of the pores), rounded
+    up, gives the radius ``2 p``: the disk cannot enter a pore, and a pore cut open at a
+    face (a mouth up to ``2 p`` wide) is bridged to within ``(2 - sqrt(3)) p`` (about a
+    quarter of its radius) of the face. Pores no wider than a pixel (``p <= 1``: noise)
+    give 0. The radius stays below the dark gaps that must not be bridged: half the radial
+    thickness of each dark layer and the radius of a dark inside (each at its 10th
+    percentile over the rays), less a pixel.
+    """
+    n_layers = len(bright) - 2
+    pores = dark & (regions >= 1) & (regions <= n_layers) & bright[regions]
+    reach = max((float(ndi.distance_transform_edt(d)[p].max(initial=0.0))
+                 for d, p in zip(dark, pores)), default=0.0)
+    if reach <= 1:                       # one-pixel specks: noise, nothing to fill
+        return 0
+    width = np.diff(radius, axis=0)
+    limits = [np.percentile(w, 10) / 2 for w, b in zip(width, bright[1:-1]) if not b]
+    if not bright[0]:
+        limits.append(np.percentile(radius[0], 10))
+    return int(max(min([2 * np.ceil(reach)] + [np.floor(v) - 1 for v in limits]), 0))
+
+
+def _crossings(samples: np.ndarray, radii: np.ndarray, heights: np.ndarray,
+               levels: np.ndarray, rising: np.ndarray) -> np.ndarray:
+    """Radius (pixels) where each surface's profile crosses its level, next to its height.
+
+    Surface ``i`` found at sample ``h`` of a column lies between samples ``h - 1`` and ``h``;
+    where the profile crosses ``levels[i]`` (dark to bright going outwards for a rising
+    edge, bright to dark for a falling one) between ``h - 1`` and ``h`` (else between the
+    neighbouring samples ``h - 2, h - 1`` or ``h, h + 1``), the crossing, interpolated
+    linearly, is the surface; elsewhere, and for a NaN level, it stays half-way,
+    ``radii[h] - step / 2``.
+    """
+    n = len(radii)
+    step = float(np.mean(np.diff(radii))) if n > 1 else 1.0
+    out = np.maximum(radii[heights] - 0.5 * step, 0.0)
+    for i, (level, up) in enumerate(zip(levels, rising)):
+        if not np.isfinite(level):
+            continue
+        w = (samples - level) if up else (level - samples)     # < 0 on the dark side
+        found = np.zeros(heights[i].shape, bool)
+        for j in (heights[i] - 1, heights[i] - 2, heights[i]):
+            ok = ~found & (j >= 0) & (j + 1 < n)
+            a = np.take_along_axis(w, np.clip(j, 0, n - 1)[None], axis=0)[0]
+            b = np.take_along_axis(w, np.clip(j + 1, 0, n - 1)[None], axis=0)[0]
+            ok &= (a < 0) & (b >= 0)
+            t = np.where(ok, -a / np.where(ok, b - a, 1.0), 0.0)
+            jj = np.clip(j, 0, n - 1)
+            x = radii[jj] + t * (radii[np.clip(j + 1, 0, n - 1)] - radii[jj])
+            out[i] = np.where(ok, x, out[i])
+            found |= ok
+    return out
+
+
+def _fill_pores(stack: np.ndarray, radius: int, dark: np.ndarray) -> np.ndarray:
+    """Each slice with its pores filled: dark pixels that a disk of ``radius`` pixels bridges.
+
+    The dark pixels that the binary closing of the material (the pixels not ``dark``, less
+    noise specks: islands of at most a pixel and its 4 neighbours) by the disk turns into
+    material (pores, dents in a face narrower than the disk, up to the disk's chord across
+    the mouth; faces curved less than the disk stay) take the grey value of the material
+    around them, its local mean (Gaussian of ``radius / 2``); all other pixels keep theirs,
+    so steps between layers of different grey value and the noise are untouched.
+    """
+    from skimage.morphology import disk, remove_small_objects
+
+    if radius <= 0:
+        return stack
+    footprint = disk(radius)
+    out = stack.copy()
+    for image, pores, filled in zip(stack, dark, out):
+        solid = remove_small_objects(np.pad(~pores, radius, mode="edge"), max_size=5)
+        closed = ndi.binary_closing(solid, structure=footprint)[radius:-radius, radius:-radius]
+        bridged = closed & pores
+        weight = ndi.gaussian_filter((~pores).astype(np.float32), radius / 2)
+        total = ndi.gaussian_filter(np.where(pores, 0, image).astype(np.float32), radius / 2)
+        filled[bridged] = total[bridged] / np.maximum(weight[bridged], 1e-6)
+    return out
 
 
 def _polar_thickness(r: np.ndarray, z: np.ndarray, n_angles: int, sigma: float) -> np.ndarray:
@@ -83,9 +238,9 @@ def _polar_thickness(r: np.ndarray, z: np.ndarray, n_angles: int, sigma: float) 
 def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, center: Any = None,
                  radii: Any = None, n_angles: int = 90, regions: Sequence[str | None] | None = None,
                  region_weight: float = 1.0, delta: int | Sequence[int] = (1, 2),
-                 min_distance: int = 1, max_distance: int | None = None,
+                 min_distance: int = 2, max_distance: int | None = None,
                  voxel_size: Any = 1.0, material: Any = None, threshold: Any = None,
-                 sigma: float = 1.0) -> ShellLayers:
+                 sigma: float = 1.0, fill: int | None = None) -> ShellLayers:
     """Growth layers rolled around a centre line: unfold, find all surfaces in 3D, tabulate.
 
     The slices are unfolded to polar coordinates around their centres
@@ -94,7 +249,20 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     and smoothness along the slices too, so the layers are smooth from slice to slice, and each
     layer is measured in these layer-following coordinates: thickness along the normal of the
     unfolded layers (the radial distance corrected by the slopes ``dr / (r dθ)`` around and
-    ``dr / dz`` along the shell), porosity and mean intensity by :func:`layer_table`.
+    ``dr / dz`` along the shell), porosity and mean intensity per layer from the pixels of
+    the slices, with the per-layer pore levels of :func:`layer_table`.
+
+    Pores at a wall's faces would pull edge-found surfaces into the wall, so the surfaces are
+    found twice. Regions are "bright" after a rising edge (and inside a first falling edge),
+    "dark" otherwise. The first search gives the layers, whose pores (pixels darker than
+    their layer's iso-level) give the largest inscribed pore radius ``p``; in each slice the
+    binary closing of the material by a disk of radius ``2 ceil(p)`` pixels marks the pores
+    and the pores cut open at a face (faces curved less than the disk stay), which take the
+    local grey value of the material, and the surfaces are searched again on that
+    pore-filled image. The disk stays below half the thickness of
+    every dark layer (and the radius of a dark inside), so gaps between walls are kept.
+    Each surface is finally placed to a fraction of a pixel where the pore-filled profile
+    crosses the grey value half-way between the regions on either side (``radius``).
 
     Parameters
     ----------
@@ -122,17 +290,24 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     delta : int or (int, int), keyword-only
         Smoothness in radius samples between neighbouring (slice, angle) columns.
     min_distance, max_distance : int, keyword-only
-        Bounds on the radial distance between consecutive surfaces, in radius samples.
+        Bounds on the radial distance between consecutive surfaces, in radius samples. A
+        step between two layers spreads over two samples of the (bilinear) unfolding, so
+        with ``min_distance=1`` two surfaces of the same polarity could share one step; the
+        default 2 keeps them apart.
     voxel_size : float or (float, float, float), keyword-only
         Voxel size ``(z, y, x)`` in µm; ``y`` and ``x`` must be equal (polar geometry).
     material : (Z, Y, X) array, keyword-only, optional
-        Solid mask or probability (solid where >= 0.5), unfolded like the volume; default:
-        each layer's pores told from its own material in the unfolded intensities, as in
+        Solid mask or probability (solid where >= 0.5) for the porosity; default:
+        each layer's pores told from its own material in the intensities, as in
         :func:`qimcore.layers.layer_table`.
     threshold : float or sequence of float, keyword-only, optional
         Fixed intensity threshold for the solid, one or one per layer, instead.
     sigma : float, keyword-only
         Smoothing of the surface slopes for the thickness, in columns.
+    fill : int, keyword-only, optional
+        Radius (pixels) of the disk that fills pores before the second search; default:
+        estimated from the pores of the bright layers as above (0 when they have no pores
+        wider than one pixel); 0 = one search on the volume as it is.
 
     Returns
     -------
@@ -142,12 +317,22 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     Raises
     ------
     ValueError
-        For bad ``edges``/``regions``, unequal in-plane voxel sizes or slices outside the volume.
+        For bad ``edges``/``regions``, unequal in-plane voxel sizes, slices outside the volume
+        or a negative ``fill``.
+    TypeError
+        For a ``fill`` that is not an integer.
 
     See Also
     --------
     qimcore.surfaces.PolarGrid, qimcore.surfaces.edge_cost, qimcore.surfaces.region_cost,
     qimcore.surfaces.detect_surfaces, qimcore.layers.layer_table
+
+    Notes
+    -----
+    Measured accuracy (``docs/accuracy.md``, 16 random ``shell_family`` walls per porosity):
+    thickness within 0.2 voxel and porosity within 1.6 percentage points for wall porosity up
+    to 10 %, 0.4 voxel and 3.5 pp at 20 %; at 30 % coarse pores (sigma ~2-2.5 voxels) open at
+    the faces over arcs wider than the disk read low, by up to 0.7 voxel and 6 pp.
 
     Examples
     --------
@@ -158,8 +343,8 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     ...                    n_angles=32, voxel_size=2.0)
     >>> res.heights.shape, np.unique(res.heights, axis=1)[:, 0, :4].tolist()
     ((2, 6, 32), [[9, 9, 9, 9], [15, 15, 15, 15]])
-    >>> res.table["thickness_mean"].tolist()                  # 6 voxels of 2 µm
-    [12.0]
+    >>> round(float(res.table["thickness_mean"][0]) / 2.0, 1)   # voxels of 2 µm; the ring: 6
+    6.2
     """
     from skimage.filters import threshold_otsu
 
@@ -182,6 +367,8 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
             or np.any(np.diff(ks) <= 0):
         raise ValueError(f"slices must be ascending integer indices in [0, {vol.shape[0]})")
     _validate.positive(region_weight, "region_weight", allow_zero=True)
+    if fill is not None:
+        _validate.positive(fill, "fill", allow_zero=True, integer=True)
     if material is not None:
         material = _validate.array(material, "material", ndim=3, allow_dask=False)
         if material.shape != vol.shape:
@@ -194,28 +381,73 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     r = np.arange(min(vol.shape[1:]) // 2, dtype=float) if radii is None else radii
     centres = np.broadcast_to(np.asarray(center, float), (len(ks), 2))
     grid = PolarGrid(centres, r, n_angles)
-    unfolded = grid.sample(stack)                                        # (R, Z, A)
     r = grid.radii
-    lo, hi = float(unfolded.min()), float(unfolded.max())
-    u = (unfolded - lo) / (hi - lo) if hi > lo else np.zeros_like(unfolded)
-    region = None
-    if regions is not None and hi > lo:
-        region = region_cost(u, _region_means(u, regions), region_weight)
-    costs = [edge_cost(u, sigma=0, clip=True,
-                       polarity=_POLARITY[_validate.choice(e, "edges", tuple(_POLARITY))])
-             for e in edges]
-    heights = detect_surfaces(costs, delta=delta, min_distance=min_distance,
-                              max_distance=max_distance, region_cost=region, wrap=grid.wrap)
-    mat = None if material is None else grid.sample(np.asarray(material[ks], np.float32)) >= 0.5
     step = float(np.mean(np.diff(r))) if len(r) > 1 else 1.0
-    n_vox, porosity, imean, threshold = _porosity(unfolded, heights, mat, threshold)
-    radius_um = np.maximum(r[heights] - 0.5 * step, 0.0) * dx   # sample h spans r[h] ± step/2
+    polarity = [_POLARITY[_validate.choice(e, "edges", tuple(_POLARITY))] for e in edges]
+
+    def search(unfolded: np.ndarray) -> np.ndarray:
+        lo, hi = float(unfolded.min()), float(unfolded.max())
+        u = (unfolded - lo) / (hi - lo) if hi > lo else np.zeros_like(unfolded)
+        region = None
+        if regions is not None and hi > lo:
+            region = region_cost(u, _region_means(u, regions), region_weight)
+        costs = [edge_cost(u, sigma=0, clip=True, polarity=p) for p in polarity]
+        return detect_surfaces(costs, delta=delta, min_distance=min_distance,
+                               max_distance=max_distance, region_cost=region, wrap=grid.wrap)
+
+    rho, ray = _voxel_polar(stack.shape[1:], centres, n_angles)
+    bright = _bright(edges)
+    unfolded = grid.sample(stack)                                        # (R, Z, A)
+    heights = search(unfolded)
+    n_layers = len(edges) - 1
+    first = np.maximum(r[heights] - 0.5 * step, 0.0)
+    labels = _voxel_layers(rho, ray, first)
+    dark = _dark(stack, labels, n_layers)
+    if fill is None:
+        fill = _pore_radius(dark, labels, bright, first)
+    fill = int(fill)
+    filled = _fill_pores(stack, fill, dark)
+    if fill:
+        unfolded_filled = grid.sample(filled)
+        heights = search(unfolded_filled)
+    else:
+        unfolded_filled = unfolded
+    radius = np.maximum(r[heights] - 0.5 * step, 0.0)          # sample h spans r[h] ± step/2
+    labels = _voxel_layers(rho, ray, radius)
+    grey = np.array([np.median(filled[labels == k]) if np.any(labels == k) else np.nan
+                     for k in range(len(edges) + 1)])                 # each region's grey
+    rising = np.array([p == "dark-to-bright" for p in polarity])
+    levels = np.where((grey[1:] > grey[:-1]) == rising, 0.5 * (grey[1:] + grey[:-1]), np.nan)
+    radius = _crossings(unfolded_filled, r, heights, levels, rising)
+    labels = _voxel_layers(rho, ray, radius)
+    layer = labels.astype(np.int64) - 1
+    inside = (layer >= 0) & (layer < n_layers)
+    if material is not None:
+        solid = np.asarray(material[ks], np.float32) >= 0.5
+        threshold = None
+    else:
+        if threshold is None:
+            threshold = _thresholds(stack, labels, n_layers)
+        threshold = np.asarray(threshold, dtype=np.float64)
+        if threshold.shape not in ((), (n_layers,)):
+            raise ValueError(f"threshold must be one number or one per layer ({n_layers}); "
+                             f"got shape {threshold.shape}")
+        threshold = np.broadcast_to(threshold, (n_layers,))
+        level = threshold[np.clip(layer, 0, n_layers - 1)]
+        solid = stack > level
+    layer, solid, values = layer[inside], solid[inside], stack[inside].astype(np.float64)
+    n_vox = np.bincount(layer, minlength=n_layers)
+    n_solid = np.bincount(layer[solid], minlength=n_layers)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        porosity = np.where(n_vox > 0, 1.0 - n_solid / np.maximum(n_vox, 1), np.nan)
+        imean = np.bincount(layer[solid], weights=values[solid], minlength=n_layers) / n_solid
+    radius_um = radius * dx
     z_um = ks * dz
     thickness = _polar_thickness(radius_um, z_um, n_angles, sigma)
     dzs = np.gradient(z_um.astype(float)) if len(ks) > 1 else np.array([dz])
     wedge = 0.5 * np.diff(radius_um ** 2, axis=0) * (2 * np.pi / n_angles) * dzs[:, None]
     table = _table(thickness, n_vox, porosity, imean, wedge.reshape(len(wedge), -1).sum(axis=1),
                    threshold)
-    return ShellLayers(heights=heights, points=grid.points(heights),
+    return ShellLayers(heights=heights, points=grid.points(heights), radius=radius,
                        thickness=thickness, table=table, unfolded=unfolded, slices=ks,
-                       centres=np.array(centres), radii=r)
+                       centres=np.array(centres), radii=r, fill=fill)
