@@ -165,14 +165,22 @@ def report(figures: Path) -> str:
             cells.append(f"{np.median(err):.1f} % (95 %: {np.percentile(err, 95):.1f} %, "
                          f"max {err.max():.1f} %)" if len(err) else "-")
         lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
+    worst = {q: 100 * max((abs(r[q]) for r in nerves), default=float("nan"))
+             for q in QUANTITIES}
     lines += ["", "Median absolute error (95th percentile, largest) of nerves without a node of "
-              "Ranvier per tilt, then all nerves with one: a z-slice cuts a tilted node "
-              "obliquely, over many slices, each with part of the myelin missing; slices with "
-              "more than a tenth of the ring open (`NerveTrack.gap`) are left out of the "
-              "fibre, myelin and g-ratio means, a smaller gap is not. The myelin thickness is "
-              "half the difference of two diameters: on a thin sheath (2-3 voxels) an error of "
-              "0.1 voxel is 3-5 %; a thin sheath's edges lie half way to the level of thick "
-              "myelin (its blurred peak stays below it). "
+              "Ranvier per tilt, then all nerves with one. Largest error of any scored nerve "
+              "(all tilts, with or without a node): "
+              + ", ".join(f"{q.replace('_', ' ')} {worst[q]:.1f} %" for q in QUANTITIES)
+              + ". A z-slice cuts a tilted node obliquely: its disc (radius `R`, the fibre's) "
+              "over `2 R sin(tilt)` along z, each slice with part of the ring open or thinned; "
+              "the slices with more than a tenth of the ring open (`NerveTrack.gap`) or lost, "
+              "and those within `R sin(tilt)` plus one slice of them, are left out of every "
+              "diameter mean. Where a boundary has no edge of its own on some rays (the sheath "
+              "open at a node, or running on into the sheath of a touching nerve that is not "
+              "tracked, e.g. one cut by the border; a ray's thickness an outlier from the "
+              "ring's) the tracker interpolates it around the ring from the other rays. The "
+              "myelin thickness is half the difference of two diameters: on a thin sheath "
+              "(2-3 voxels) an error of 0.1 voxel is 3-5 %. "
               "![diameter error versus tilt](figures/accuracy/nerves_error_vs_tilt.png)", ""]
     closed = sum(p["closed"] for p in phantoms)
     tracked = sum(p["tracked"] for p in phantoms)

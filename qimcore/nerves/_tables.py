@@ -214,20 +214,35 @@ def _twist(z: np.ndarray, angle: np.ndarray, weight: np.ndarray) -> float:
     return float((w * (z - zm) * (unwrapped - am)).sum() / var) if var > 0 else float("nan")
 
 
-def _near_nodes(track: NerveTrack, s: dict[str, np.ndarray], step: float) -> np.ndarray:
-    """Slices that may cut a node of Ranvier: those ``lost`` or with more than a tenth of the
-    ring open (``gap``), and the slices within ``R sin(tilt) + step`` along ``z`` of them
-    (``R`` the nerve's median fibre radius, ``step`` the slice spacing). A slice through a
-    nerve tilted by ``tilt`` crosses the perpendicular disc of a node over ``2 R sin(tilt)``
-    along ``z``; where the node only grazes the ring, or a slice catches the blurred end of
-    the sheath, too little of the ring is open to show it, but the sheath is thinned there."""
+def _node_distance(track: NerveTrack, s: dict[str, np.ndarray], step: float) -> np.ndarray:
+    """Distance along ``z`` of each slice from the nearest slice that cuts a node of Ranvier
+    (``lost``, or more than a tenth of the ring open, ``gap``), in units of the reach
+    ``R sin(tilt) + step`` of a node (``R`` the nerve's median fibre radius, ``tilt`` its
+    median tilt from ``z`` away from the nodes, ``step`` the slice spacing); infinite
+    without a node. A slice through a nerve tilted by ``tilt`` crosses the perpendicular
+    disc of a node over ``2 R sin(tilt)`` along ``z``; where the node only grazes the ring,
+    or a slice catches the blurred end of the sheath, too little of the ring is open to
+    show it, but the sheath is thinned there."""
     node = s["lost"] | (track.gap > _INCOMPLETE)
     if not node.any():
-        return node
+        return np.full(len(track), np.inf)
     fibre = s["fibre_diameter"][~node & np.isfinite(s["fibre_diameter"])]
     radius = np.median(fibre) / 2 if fibre.size else 0.0
-    reach = radius * s["sin_tilt"][node] + step
-    return (np.abs(s["z"][:, None] - s["z"][node][None]) <= reach[None] + 1e-9).any(axis=1)
+    tilt = s["sin_tilt"][~node] if (~node).any() else s["sin_tilt"]
+    reach = radius * np.median(tilt) + step
+    return np.abs(s["z"][:, None] - s["z"][node][None]).min(axis=1) / reach
+
+
+def _clear_mean(values: np.ndarray, distance: np.ndarray) -> float:
+    """Mean of the finite ``values`` of the slices beyond a node's reach (``distance`` > 1,
+    see `_node_distance`); where there are none, of those at least half as far from a node
+    as the farthest one; NaN where no value is finite."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return float("nan")
+    values, distance = values[finite], distance[finite]
+    clear = distance > 1 if (distance > 1).any() else distance >= distance.max() / 2
+    return float(values[clear].mean())
 
 
 def _mean(values: np.ndarray) -> float:
@@ -293,7 +308,7 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
     :func:`nerve_nodes`), and a slice through a nerve tilted by ``theta`` cuts the node's
     disc within ``R sin(theta)`` along ``z`` of it (``R`` the fibre radius), so the slices
     within that distance plus one slice of a node slice are left out (where that leaves no
-    measured slice, only the node slices are, and then none); every diameter is measured perpendicular to the nerve's
+    measured slice, those nearer to a node than half the farthest one's distance are); every diameter is measured perpendicular to the nerve's
     centre line (see :func:`nerve_slices`).
 
     Parameters
@@ -341,14 +356,11 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
     for i, t in enumerate(tracks):
         s = _per_slice(t, vs)
         ok = ~s["lost"] if (~s["lost"]).any() else np.ones(len(t), bool)
-        # fewer slices the nearer to a node, as long as some are measured
-        masks = (ok & ~_near_nodes(t, s, vs[0]), ok & (t.gap <= _INCOMPLETE), ok)
+        distance = _node_distance(t, s, vs[0])[ok]
         centre = np.column_stack([s["z"], s["y"], s["x"]])
         rows.append({"nerve": i, "eccentricity": _mean(s["eccentricity"][ok]),
-                     **{k: next((_mean(s[k][m]) for m in masks
-                                 if np.isfinite(s[k][m]).any()), float("nan"))
-                        for k in ("axon_diameter", "fibre_diameter", "myelin_thickness",
-                                  "g_ratio")},
+                     **{k: _clear_mean(s[k][ok], distance) for k in
+                        ("axon_diameter", "fibre_diameter", "myelin_thickness", "g_ratio")},
                      "undulation": _undulation(centre),
                      "twist": _twist(s["z"][ok], s["orientation"][ok], s["anisotropy"][ok]),
                      "n_slices": len(t), "z_start": float(s["z"].min()),

@@ -446,13 +446,14 @@ def _match(tracks, truth):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(12))
 def test_family_tracked_and_measured_perpendicular(seed):
     """Across the family (tilt 0-45 degrees, ellipses, twist, touching nerves, nodes,
-    look-alikes, border): closed rings are tracked, no track is a look-alike, and the axon
-    diameter and g-ratio of every nerve without a node of Ranvier and with enough measured
-    slices are within 5 % and 10 % of the truth (slices cut a tilted node obliquely, over
-    many slices, so a nerve with a node is measured less well: docs/accuracy.md)."""
+    look-alikes, border, blur, noise): closed rings are tracked, no track is a look-alike,
+    and the axon and fibre diameters, myelin thickness and g-ratio of every nerve with at
+    least 8 measured slices clear of its nodes of Ranvier are within 3 % of the truth
+    (a slice cuts a tilted node's disc over 2 R sin(tilt) along z; a short nerve all within
+    that reach of a node is measured less well: docs/accuracy.md)."""
     volume, truth = nerve_family(seed, (24, 80, 80))
     tracks = track_nerves(volume)
     owner = _match(tracks, truth)
@@ -463,6 +464,6 @@ def test_family_tracked_and_measured_perpendicular(seed):
     assert (tracked & truth["closed"]).sum() >= 0.9 * truth["closed"].sum()
     table = nerve_table(tracks)
     for k, (t, i) in enumerate(zip(tracks, owner)):
-        if (~t.lost & ~t.cut).sum() >= 8 and not truth["node"][i].any():
-            assert table.axon_diameter[k] == pytest.approx(truth["axon_diameter"][i], rel=0.05)
-            assert table.g_ratio[k] == pytest.approx(truth["g_ratio"][i], rel=0.1)
+        if (~t.lost & ~t.cut & ~truth["node"][i, t.z]).sum() >= 8:
+            for column in ("axon_diameter", "fibre_diameter", "myelin_thickness", "g_ratio"):
+                assert table[column][k] == pytest.approx(truth[column][i], rel=0.03), column
