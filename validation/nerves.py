@@ -30,7 +30,7 @@ from qimcore.nerves import nerve_table, polygon_moments, track_nerves
 from qimcore.segment import DictionarySegmenter, load_scribbles
 
 TILTS = (0.0, 10.0, 20.0, 30.0, 40.0, 45.0)
-SEEDS = 4                    # phantoms per tilt
+SEEDS = 8                    # phantoms per tilt
 SHAPE = (48, 96, 96)
 QUANTITIES = ("axon_diameter", "fibre_diameter", "myelin_thickness", "g_ratio")
 MIN_SLICES = 8               # measured (not lost, not cut) slices for a nerve to be scored
@@ -170,7 +170,8 @@ def report(figures: Path) -> str:
     lines += ["", "Median absolute error (95th percentile, largest) of nerves without a node of "
               "Ranvier per tilt, then all nerves with one. Largest error of any scored nerve "
               "(all tilts, with or without a node): "
-              + ", ".join(f"{q.replace('_', ' ')} {worst[q]:.1f} %" for q in QUANTITIES)
+              + ", ".join(f"{q.replace('_', ' ').replace('g ', 'g-')} {worst[q]:.1f} %"
+                          for q in QUANTITIES)
               + ". A z-slice cuts a tilted node obliquely: its disc (radius `R`, the fibre's) "
               "over `2 R sin(tilt)` along z, each slice with part of the ring open or thinned; "
               "the slices with more than a tenth of the ring open (`NerveTrack.gap`) or lost, "

@@ -540,8 +540,8 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     dist = np.linalg.norm(pts[..., None, :] - seeds, axis=-1)
     claim = np.maximum(np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1),
                        _blocked(pts, myelin.shape[1:], taken))
-    h_in, h_out, contrast, gap = _cut(profile, raw, claim, _blocked(pts, myelin.shape[1:], None),
-                                      p)
+    border = _blocked(pts, myelin.shape[1:], None)
+    h_in, h_out, contrast, gap = _cut(profile, raw, claim, border, p)
     inner = _points(h_in, seed, radii, p.n_points, myelin.shape[1:])
     outer = _points(h_out, seed, radii, p.n_points, myelin.shape[1:])
     return _State(inner, outer, contrast, gap=gap)
@@ -588,7 +588,10 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     myelin; pixels nearer (in units of myelin thickness) to another nerve's axon cost extra
     and bound the outer curve, so neighbours touch but do not overlap. Boundaries are refined
     to sub-pixel precision where the myelin map crosses half way between the adjacent
-    regions. Tracking runs from ``start_slice`` in both directions and stops when the nerve
+    regions; on the rays where a boundary has no edge of its own (the sheath open at a node
+    of Ranvier cut obliquely, or running on into the sheath of a touching nerve that is not
+    tracked: no crossing there, or a myelin thickness off the ring's) it is interpolated
+    around the ring from the other rays. Tracking runs from ``start_slice`` in both directions and stops when the nerve
     leaves the image (no pixel of myelin left between its axon and the edge, or more than a
     quarter of its outer curve on the edge) or a slice is lost (myelin contrast below
     ``min_contrast``, or a jump of the fibre area by more than ``max_change``) more than
