@@ -82,7 +82,8 @@ def sweep() -> tuple[list[dict], list[dict]]:
                 if i < 0 or (~t.lost & ~t.cut).sum() < MIN_SLICES:
                     continue
                 flat = _slice_values(t)
-                row = {"tilt": tilt, "node": bool(truth["node"][i].any())}
+                clear = (~t.lost & ~t.cut & ~truth["node"][i, t.z]).sum() >= MIN_SLICES
+                row = {"tilt": tilt, "node": bool(truth["node"][i].any()), "clear": bool(clear)}
                 for q in QUANTITIES:
                     row[q] = table[q][k] / truth[q][i] - 1
                     row[q + "_slice"] = flat[q] / truth[q][i] - 1
@@ -157,7 +158,11 @@ def report(figures: Path) -> str:
              "|---|---|---|---|---|---|---|"]
     groups = [(f"{t:.0f}°", [r for r in nerves if r["tilt"] == t and not r["node"]])
               for t in TILTS]
-    groups.append(("all, with a node of Ranvier", [r for r in nerves if r["node"]]))
+    groups += [("all, with a node of Ranvier and "
+                f"{MIN_SLICES} measured slices clear of it",
+                [r for r in nerves if r["node"] and r["clear"]]),
+               ("all, with a node of Ranvier, fewer slices clear of it",
+                [r for r in nerves if r["node"] and not r["clear"]])]
     for name, rows in groups:
         cells = []
         for q in (*QUANTITIES, "axon_diameter_slice"):
@@ -165,18 +170,21 @@ def report(figures: Path) -> str:
             cells.append(f"{np.median(err):.1f} % (95 %: {np.percentile(err, 95):.1f} %, "
                          f"max {err.max():.1f} %)" if len(err) else "-")
         lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
-    worst = {q: 100 * max((abs(r[q]) for r in nerves), default=float("nan"))
-             for q in QUANTITIES}
+    worst = {q: 100 * max((abs(r[q]) for r in nerves if r["clear"] or not r["node"]),
+                          default=float("nan")) for q in QUANTITIES}
     lines += ["", "Median absolute error (95th percentile, largest) of nerves without a node of "
               "Ranvier per tilt, then all nerves with one. Largest error of any scored nerve "
-              "(all tilts, with or without a node): "
+              f"(all tilts) but those with a node and fewer than {MIN_SLICES} measured slices "
+              "clear of it: "
               + ", ".join(f"{q.replace('_', ' ').replace('g ', 'g-')} {worst[q]:.1f} %"
                           for q in QUANTITIES)
               + ". A z-slice cuts a tilted node obliquely: its disc (radius `R`, the fibre's) "
               "over `2 R sin(tilt)` along z, each slice with part of the ring open or thinned; "
               "the slices with more than a tenth of the ring open (`NerveTrack.gap`) or lost, "
               "and those within `R sin(tilt)` plus one slice of them, are left out of every "
-              "diameter mean. Where a boundary has no edge of its own on some rays (the sheath "
+              "diameter mean (where no measured slice is left, the means are over those at "
+              "least half as far from the node as the farthest one: a nerve with all its "
+              "measured slices within a node's reach is measured less well, last row). Where a boundary has no edge of its own on some rays (the sheath "
               "open at a node, or running on into the sheath of a touching nerve that is not "
               "tracked, e.g. one cut by the border; a ray's thickness an outlier from the "
               "ring's) the tracker interpolates it around the ring from the other rays. The "
