@@ -402,6 +402,28 @@ def test_diameters_are_perpendicular_to_the_centre_line(tilt, voxel_size):
     np.testing.assert_allclose(table.eccentricity, 0.0, atol=0.05)
 
 
+@pytest.mark.parametrize("tilt", [0, 30, 45])
+def test_slices_within_a_nodes_reach_are_left_out_of_the_means(tilt):
+    """A slice through a nerve tilted by ``theta`` cuts the disc of a node (slice 20, its ring
+    open) within ``R sin(theta)`` along z of it: the sheath is thinned in the slices within
+    that reach plus one slice, which are left out; every other slice is exact."""
+    theta, n, node = np.deg2rad(tilt), 40, 20
+    phi = 2 * np.pi * np.arange(256) / 256
+    ring = np.stack([np.sin(phi), np.cos(phi) / np.cos(theta)], -1)   # stretched along x
+    path = np.stack([np.zeros(n), np.arange(n) * np.tan(theta)], -1) + 50
+    reach = 7.0 * np.sin(theta) + 1
+    near = np.abs(np.arange(n) - node) <= reach
+    outer = np.where(near, 6.0, 7.0)                          # the thinned sheath near the node
+    track = NerveTrack(range(n), path[:, None] + 4.0 * ring, path[:, None]
+                       + outer[:, None, None] * ring, gap=np.where(np.arange(n) == node, 0.3, 0))
+    row = nerve_table([track]).iloc[0]
+    assert near.sum() < n - 8
+    assert row.axon_diameter == pytest.approx(8.0, rel=1e-3)
+    assert row.fibre_diameter == pytest.approx(14.0, rel=1e-3)
+    assert row.myelin_thickness == pytest.approx(3.0, rel=2e-3)
+    assert len(nerve_nodes([track])) == 1
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_nerve_family_truth_is_consistent(seed):
     volume, truth = nerve_family(seed, (16, 64, 64))
