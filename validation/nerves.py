@@ -167,11 +167,13 @@ def report(figures: Path) -> str:
         cells = []
         for q in (*QUANTITIES, "axon_diameter_slice"):
             err = 100 * np.abs([r[q] for r in rows])
+            missing = f", {np.isnan(err).sum()} not measured" if np.isnan(err).any() else ""
+            err = err[np.isfinite(err)]
             cells.append(f"{np.median(err):.1f} % (95 %: {np.percentile(err, 95):.1f} %, "
-                         f"max {err.max():.1f} %)" if len(err) else "-")
+                         f"max {err.max():.1f} %{missing})" if len(err) else "-")
         lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
-    worst = {q: 100 * max((abs(r[q]) for r in nerves if r["clear"] or not r["node"]),
-                          default=float("nan")) for q in QUANTITIES}
+    worst = {q: 100 * np.nanmax([abs(r[q]) for r in nerves if r["clear"] or not r["node"]]
+                                + [np.nan]) for q in QUANTITIES}
     lines += ["", "Median absolute error (95th percentile, largest) of nerves without a node of "
               "Ranvier per tilt, then all nerves with one. Largest error of any scored nerve "
               f"(all tilts) but those with a node and fewer than {MIN_SLICES} measured slices "
@@ -182,9 +184,11 @@ def report(figures: Path) -> str:
               "over `2 R sin(tilt)` along z, each slice with part of the ring open or thinned; "
               "the slices with more than a tenth of the ring open (`NerveTrack.gap`) or lost, "
               "and those within `R sin(tilt)` plus one slice of them, are left out of every "
-              "diameter mean (where no measured slice is left, the means are over those at "
-              "least half as far from the node as the farthest one: a nerve with all its "
-              "measured slices within a node's reach is measured less well, last row). Where a boundary has no edge of its own on some rays (the sheath "
+              "diameter mean (where no measured slice is left, those farther than half that "
+              "distance are used, and where there are none either the nerve is not "
+              "measured, NaN: a nerve "
+              "with all its measured slices within a node's reach is measured less well, "
+              "last row). Where a boundary has no edge of its own on some rays (the sheath "
               "open at a node, or running on into the sheath of a touching nerve that is not "
               "tracked, e.g. one cut by the border; a ray's thickness an outlier from the "
               "ring's) the tracker interpolates it around the ring from the other rays. The "

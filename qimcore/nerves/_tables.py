@@ -235,14 +235,14 @@ def _node_distance(track: NerveTrack, s: dict[str, np.ndarray], step: float) -> 
 
 def _clear_mean(values: np.ndarray, distance: np.ndarray) -> float:
     """Mean of the finite ``values`` of the slices beyond a node's reach (``distance`` > 1,
-    see `_node_distance`); where there are none, of those at least half as far from a node
-    as the farthest one; NaN where no value is finite."""
+    see `_node_distance`); where there are none, of those beyond half of it; NaN where there
+    are none either (every measured slice lies near a node)."""
     finite = np.isfinite(values)
-    if not finite.any():
-        return float("nan")
-    values, distance = values[finite], distance[finite]
-    clear = distance > 1 if (distance > 1).any() else distance >= distance.max() / 2
-    return float(values[clear].mean())
+    for limit in (1.0, 0.5):
+        clear = finite & (distance > limit)
+        if clear.any():
+            return float(values[clear].mean())
+    return float("nan")
 
 
 def _mean(values: np.ndarray) -> float:
@@ -308,8 +308,9 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
     :func:`nerve_nodes`), and a slice through a nerve tilted by ``theta`` cuts the node's
     disc within ``R sin(theta)`` along ``z`` of it (``R`` the fibre radius), so the slices
     within that distance plus one slice of a node slice are left out (where that leaves no
-    measured slice, those nearer to a node than half the farthest one's distance are); every diameter is measured perpendicular to the nerve's
-    centre line (see :func:`nerve_slices`).
+    measured slice, those farther than half that distance are used; NaN where there are
+    none either: every measured slice lies near a node); every diameter is measured perpendicular to the
+    nerve's centre line (see :func:`nerve_slices`).
 
     Parameters
     ----------
