@@ -138,7 +138,9 @@ def _per_slice(track: NerveTrack, vs: tuple[float, float, float]) -> dict[str, n
     outer_m = polygon_moments(_perpendicular(outer, yx, slope))
     axon = 2 * np.sqrt(inner_m["area"] / np.pi)
     fibre = np.where(track.cut, np.nan, 2 * np.sqrt(outer_m["area"] / np.pi))
+    norm = np.linalg.norm(slope, axis=-1)
     return {"slice": track.z, "z": z, "y": centre["y"], "x": centre["x"],
+            "sin_tilt": norm / np.sqrt(1 + norm ** 2),
             "axon_diameter": axon, "fibre_diameter": fibre,
             "myelin_thickness": (fibre - axon) / 2,
             "g_ratio": np.divide(axon, fibre, out=np.full_like(axon, np.nan), where=fibre > 0),
@@ -212,6 +214,37 @@ def _twist(z: np.ndarray, angle: np.ndarray, weight: np.ndarray) -> float:
     return float((w * (z - zm) * (unwrapped - am)).sum() / var) if var > 0 else float("nan")
 
 
+def _node_distance(track: NerveTrack, s: dict[str, np.ndarray], step: float) -> np.ndarray:
+    """Distance along ``z`` of each slice from the nearest slice that cuts a node of Ranvier
+    (``lost``, or more than a tenth of the ring open, ``gap``), in units of the reach
+    ``R sin(tilt) + step`` of a node (``R`` the nerve's median fibre radius, ``tilt`` its
+    median tilt from ``z`` away from the nodes, ``step`` the slice spacing); infinite
+    without a node. A slice through a nerve tilted by ``tilt`` crosses the perpendicular
+    disc of a node over ``2 R sin(tilt)`` along ``z``; where the node only grazes the ring,
+    or a slice catches the blurred end of the sheath, too little of the ring is open to
+    show it, but the sheath is thinned there."""
+    node = s["lost"] | (track.gap > _INCOMPLETE)
+    if not node.any():
+        return np.full(len(track), np.inf)
+    fibre = s["fibre_diameter"][~node & np.isfinite(s["fibre_diameter"])]
+    radius = np.median(fibre) / 2 if fibre.size else 0.0
+    tilt = s["sin_tilt"][~node] if (~node).any() else s["sin_tilt"]
+    reach = radius * np.median(tilt) + step
+    return np.abs(s["z"][:, None] - s["z"][node][None]).min(axis=1) / reach
+
+
+def _clear_mean(values: np.ndarray, distance: np.ndarray) -> float:
+    """Mean of the finite ``values`` of the slices beyond a node's reach (``distance`` > 1,
+    see `_node_distance`); where there are none, of those beyond half of it; NaN where there
+    are none either (every measured slice lies near a node)."""
+    finite = np.isfinite(values)
+    for limit in (1.0, 0.5):
+        clear = finite & (distance > limit)
+        if clear.any():
+            return float(values[clear].mean())
+    return float("nan")
+
+
 def _mean(values: np.ndarray) -> float:
     """Mean of the finite values (NaN where there are none)."""
     finite = values[np.isfinite(values)]
@@ -269,11 +302,15 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
                 random_state: Any = 0) -> pd.DataFrame:
     """One row per nerve: mean diameters, myelin, g-ratio, undulation, twist and clusters.
 
-    Means are over the slices that are not ``lost`` (fibre diameter, myelin thickness and
-    g-ratio also not ``cut`` and with at most a tenth of the ring's rays without myelin,
-    ``NerveTrack.gap``: a slice through a node of Ranvier has an open sheath; these slices
-    are in :func:`nerve_nodes`); every diameter is measured perpendicular to the nerve's
-    centre line (see :func:`nerve_slices`).
+    Means are over the slices that are not ``lost`` and do not cut a node of Ranvier (fibre
+    diameter, myelin thickness and g-ratio also not ``cut``): a slice with more than a tenth
+    of the ring's rays without myelin (``NerveTrack.gap``) or ``lost`` marks a node (see
+    :func:`nerve_nodes`), and a slice through a nerve tilted by ``theta`` cuts the node's
+    disc within ``R sin(theta)`` along ``z`` of it (``R`` the fibre radius), so the slices
+    within that distance plus one slice of a node slice are left out (where that leaves no
+    measured slice, those farther than half that distance are used; NaN where there are
+    none either: every measured slice lies near a node); every diameter is measured perpendicular to the
+    nerve's centre line (see :func:`nerve_slices`).
 
     Parameters
     ----------
@@ -320,12 +357,11 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
     for i, t in enumerate(tracks):
         s = _per_slice(t, vs)
         ok = ~s["lost"] if (~s["lost"]).any() else np.ones(len(t), bool)
-        closed = ok & (t.gap <= _INCOMPLETE) if (ok & (t.gap <= _INCOMPLETE)).any() else ok
+        distance = _node_distance(t, s, vs[0])[ok]
         centre = np.column_stack([s["z"], s["y"], s["x"]])
-        rows.append({"nerve": i, **{k: _mean(s[k][ok]) for k in
-                                    ("axon_diameter", "eccentricity")},
-                     **{k: _mean(s[k][closed]) for k in
-                        ("fibre_diameter", "myelin_thickness", "g_ratio")},
+        rows.append({"nerve": i, "eccentricity": _mean(s["eccentricity"][ok]),
+                     **{k: _clear_mean(s[k][ok], distance) for k in
+                        ("axon_diameter", "fibre_diameter", "myelin_thickness", "g_ratio")},
                      "undulation": _undulation(centre),
                      "twist": _twist(s["z"][ok], s["orientation"][ok], s["anisotropy"][ok]),
                      "n_slices": len(t), "z_start": float(s["z"].min()),

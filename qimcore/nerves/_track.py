@@ -279,8 +279,8 @@ class _Params:
     plateau: float = 0.0   # myelin level of thick myelin (see `_plateau`)
 
 
-def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
-         ring_prior: np.ndarray | float = 0.0, window: np.ndarray | float = 0.0
+def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, border: np.ndarray,
+         p: _Params, ring_prior: np.ndarray | float = 0.0, window: np.ndarray | float = 0.0
          ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Inner and outer boundaries on ``(K, n)`` depth-first myelin profiles.
 
@@ -295,6 +295,9 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     regions, the outer one kept below the first zero crossing of ``claim`` (no overlap) and
     above the inner one, the ring's contrast and the fraction of rays whose ring (mean of
     ``raw``) is nearer to the adjacent regions' level than to the ring's (no myelin there).
+    Where a boundary has no edge of its own (see `_fill` and `_outliers`) its height is
+    interpolated from the rays that have one; ``border`` (> 0 outside the image) marks the
+    rays whose outer boundary is the image's edge, which are kept.
     """
     excluded = (claim > 0).astype(np.float64)
     k = len(profile)
@@ -319,9 +322,23 @@ def _cut(profile: np.ndarray, raw: np.ndarray, claim: np.ndarray, p: _Params,
     contrast = float(ring.mean() - (side.mean() if side.size else 0.0))
     band = (depth >= h0) & (depth < h1)
     per_ray = (raw * band).sum(axis=0) / np.maximum(band.sum(axis=0), 1)
-    gap = float(np.mean(per_ray < ((level_in + level_out) / 2 + level_ring) / 2))
-    inner = _subpixel(raw, h0, (level_in + level_ring) / 2)
-    outer = np.minimum(_subpixel(raw, h1, (level_out + level_ring) / 2), _frontier(claim, h0))
+    sheath = per_ray >= ((level_in + level_out) / 2 + level_ring) / 2
+    gap = float(np.mean(~sheath))
+    inner, edge_in = _subpixel(raw, h0, (level_in + level_ring) / 2)
+    outer, edge_out = _subpixel(raw, h1, (level_out + level_ring) / 2)
+    front = _frontier(claim, h0)
+    edge_out &= outer <= front
+    outer = np.minimum(outer, front)
+    # rays whose outer boundary is the image's edge keep it (the nerve is cut there)
+    kept = _frontier(border, h0) <= outer + 1
+    edge_in &= sheath
+    edge_out &= sheath & ~kept
+    # a thin outlier's inner edge may be the node's, a thick one's outer edge a neighbour's
+    odd = _outliers(outer - inner, edge_in & edge_out, p.min_thickness / 2)
+    edge_in &= odd >= 0
+    edge_out &= odd == 0
+    filled_in, filled_out = _fill(inner, outer, edge_in, edge_out)
+    inner, outer = filled_in, np.minimum(np.where(kept, outer, filled_out), front)
     inner = np.minimum(inner, outer - _GAP)
     return np.maximum(inner, 0), np.maximum(outer, inner + _GAP), contrast, gap
 
@@ -341,12 +358,61 @@ def _frontier(claim: np.ndarray, start: np.ndarray) -> np.ndarray:
     return np.where(first >= k, k - 1.0, np.where(first == 0, 0.0, j + frac))
 
 
-def _subpixel(profile: np.ndarray, h: np.ndarray, level: float) -> np.ndarray:
-    """Fractional height where ``profile`` crosses ``level``, per column.
+def _outliers(thickness: np.ndarray, good: np.ndarray, excess: float) -> np.ndarray:
+    """Per ray, +1 where the myelin ``thickness`` is an outlier above the ring's, -1 below
+    it, else 0. The ring's is a least-squares fit of Fourier modes 0-2 around the ring (a
+    sheath of even thickness seen in a tilted slice) to the ``good`` rays kept by the
+    previous fit; an outlier lies farther from it than three robust standard deviations of
+    the kept rays' residuals and at most ``excess``. A ray that runs on into the sheath of a
+    touching nerve (one not tracked, so nothing stops it) is thicker by that sheath, at least
+    ``min_thickness``, or, where blur fills the narrow gap beside the contact, by part of it;
+    a ray through a node of Ranvier cut obliquely holds less myelin, or none."""
+    angle = 2 * np.pi * np.arange(len(thickness)) / len(thickness)
+    basis = np.stack([np.ones_like(angle), np.cos(angle), np.sin(angle),
+                      np.cos(2 * angle), np.sin(2 * angle)], -1)
+    keep, side = good, np.zeros(len(thickness))
+    for _ in range(5):
+        if keep.sum() < 2 * basis.shape[1]:
+            return np.zeros(len(thickness))
+        residual = thickness - basis @ np.linalg.lstsq(basis[keep], thickness[keep],
+                                                       rcond=None)[0]
+        spread = 1.4826 * np.median(np.abs(residual[keep] - np.median(residual[keep])))
+        side = np.where(np.abs(residual) <= min(3 * spread, excess), 0.0, np.sign(residual))
+        if (good & (side == 0) == keep).all():
+            break
+        keep = good & (side == 0)
+    return side
+
+
+def _fill(inner: np.ndarray, outer: np.ndarray, edge_in: np.ndarray, edge_out: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Inner and outer heights per ray with those of the rays without an edge of their own
+    (``edge_in``, ``edge_out`` False: the myelin is open there, as in a node of Ranvier cut
+    obliquely, or runs on into a touching nerve's sheath) interpolated around the ring: the
+    inner height from the rays with an inner edge, the outer one as the inner plus the
+    myelin thickness of the rays with both edges. Unchanged when fewer than half of the rays
+    have their edges (nothing to interpolate from: the slice is left to `gap`)."""
+    both = edge_in & edge_out
+    if both.all() or 2 * both.sum() < len(both):
+        return inner, outer
+    rays = np.arange(len(inner))
+
+    def around(values: np.ndarray, good: np.ndarray) -> np.ndarray:
+        return np.where(good, values, np.interp(rays, rays[good], values[good],
+                                                period=len(rays)))
+
+    filled = around(inner, edge_in)
+    return filled, np.where(edge_out, outer, filled + around(outer - inner, both))
+
+
+def _subpixel(profile: np.ndarray, h: np.ndarray, level: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional height where ``profile`` crosses ``level``, per column, and whether it
+    crosses there.
 
     The boundary of the cut lies between samples ``h - 1`` and ``h``; the crossing nearest
     to ``h - 1/2`` among the sample pairs ``(j, j + 1)``, ``j = h - 2 .. h``, is taken
-    (``h - 1/2`` where the profile does not cross there).
+    (``h - 1/2`` and False where the profile does not cross there).
     """
     k, n = profile.shape
     cols = np.arange(n)
@@ -363,7 +429,7 @@ def _subpixel(profile: np.ndarray, h: np.ndarray, level: float) -> np.ndarray:
         hit = ok & (a * b <= 0) & (np.abs(pos - (h - 0.5)) < gap)
         best = np.where(hit, pos, best)
         gap = np.where(hit, np.abs(pos - (h - 0.5)), gap)
-    return np.clip(best, 0, k - 1)
+    return np.clip(best, 0, k - 1), np.isfinite(gap)
 
 
 def _densify(curve: np.ndarray, factor: int = 3) -> np.ndarray:
@@ -450,7 +516,8 @@ def _step(myelin: np.ndarray, predicted: _State, thickness: float, k: int,
     window = _EXCLUDE * (offset > reach)
     claim = np.maximum(_claimed(pts, k, claims, p.search, where=offset <= reach + 1),
                        _blocked(pts, myelin.shape[1:], taken))
-    h_in, h_out, contrast, gap = _cut(profile, raw, claim, p, prior, window)
+    border = _blocked(pts, myelin.shape[1:], None)
+    h_in, h_out, contrast, gap = _cut(profile, raw, claim, border, p, prior, window)
     return _State(_points(h_in, centre, radii, p.n_points, myelin.shape[1:]),
                   _points(h_out, centre, radii, p.n_points, myelin.shape[1:]), contrast,
                   gap=gap)
@@ -473,7 +540,8 @@ def _init(myelin: np.ndarray, seed: np.ndarray, seeds: np.ndarray, p: _Params,
     dist = np.linalg.norm(pts[..., None, :] - seeds, axis=-1)
     claim = np.maximum(np.linalg.norm(pts - seed, axis=-1) - dist.min(axis=-1),
                        _blocked(pts, myelin.shape[1:], taken))
-    h_in, h_out, contrast, gap = _cut(profile, raw, claim, p)
+    border = _blocked(pts, myelin.shape[1:], None)
+    h_in, h_out, contrast, gap = _cut(profile, raw, claim, border, p)
     inner = _points(h_in, seed, radii, p.n_points, myelin.shape[1:])
     outer = _points(h_out, seed, radii, p.n_points, myelin.shape[1:])
     return _State(inner, outer, contrast, gap=gap)
@@ -520,7 +588,10 @@ def track_nerves(volume: Any, seeds: Any = None, probabilities: Any = None,
     myelin; pixels nearer (in units of myelin thickness) to another nerve's axon cost extra
     and bound the outer curve, so neighbours touch but do not overlap. Boundaries are refined
     to sub-pixel precision where the myelin map crosses half way between the adjacent
-    regions. Tracking runs from ``start_slice`` in both directions and stops when the nerve
+    regions; on the rays where a boundary has no edge of its own (the sheath open at a node
+    of Ranvier cut obliquely, or running on into the sheath of a touching nerve that is not
+    tracked: no crossing there, or a myelin thickness off the ring's) it is interpolated
+    around the ring from the other rays. Tracking runs from ``start_slice`` in both directions and stops when the nerve
     leaves the image (no pixel of myelin left between its axon and the edge, or more than a
     quarter of its outer curve on the edge) or a slice is lost (myelin contrast below
     ``min_contrast``, or a jump of the fibre area by more than ``max_change``) more than

@@ -244,7 +244,7 @@ def test_real_sample_defaults():
     # the two nerves complete in every slice; the one in the bottom-right corner whose ring is
     # closed in three runs of slices (cut by the border in between, see the closed rings of
     # the scribble segmentation in validation/nerves.py); no short track
-    assert [(t.z[0], t.z[-1]) for t in tracks] == [(0, 127), (0, 127), (3, 18), (30, 46),
+    assert [(t.z[0], t.z[-1]) for t in tracks] == [(0, 127), (0, 127), (3, 18), (30, 48),
                                                   (51, 127)]
     for t in tracks:
         assert _inner_inside_outer(t)
@@ -402,6 +402,28 @@ def test_diameters_are_perpendicular_to_the_centre_line(tilt, voxel_size):
     np.testing.assert_allclose(table.eccentricity, 0.0, atol=0.05)
 
 
+@pytest.mark.parametrize("tilt", [0, 30, 45])
+def test_slices_within_a_nodes_reach_are_left_out_of_the_means(tilt):
+    """A slice through a nerve tilted by ``theta`` cuts the disc of a node (slice 20, its ring
+    open) within ``R sin(theta)`` along z of it: the sheath is thinned in the slices within
+    that reach plus one slice, which are left out; every other slice is exact."""
+    theta, n, node = np.deg2rad(tilt), 40, 20
+    phi = 2 * np.pi * np.arange(256) / 256
+    ring = np.stack([np.sin(phi), np.cos(phi) / np.cos(theta)], -1)   # stretched along x
+    path = np.stack([np.zeros(n), np.arange(n) * np.tan(theta)], -1) + 50
+    reach = 7.0 * np.sin(theta) + 1
+    near = np.abs(np.arange(n) - node) <= reach
+    outer = np.where(near, 6.0, 7.0)                          # the thinned sheath near the node
+    track = NerveTrack(range(n), path[:, None] + 4.0 * ring, path[:, None]
+                       + outer[:, None, None] * ring, gap=np.where(np.arange(n) == node, 0.3, 0))
+    row = nerve_table([track]).iloc[0]
+    assert near.sum() < n - 8
+    assert row.axon_diameter == pytest.approx(8.0, rel=1e-3)
+    assert row.fibre_diameter == pytest.approx(14.0, rel=1e-3)
+    assert row.myelin_thickness == pytest.approx(3.0, rel=2e-3)
+    assert len(nerve_nodes([track])) == 1
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_nerve_family_truth_is_consistent(seed):
     volume, truth = nerve_family(seed, (16, 64, 64))
@@ -446,13 +468,14 @@ def _match(tracks, truth):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(12))
 def test_family_tracked_and_measured_perpendicular(seed):
     """Across the family (tilt 0-45 degrees, ellipses, twist, touching nerves, nodes,
-    look-alikes, border): closed rings are tracked, no track is a look-alike, and the axon
-    diameter and g-ratio of every nerve without a node of Ranvier and with enough measured
-    slices are within 5 % and 10 % of the truth (slices cut a tilted node obliquely, over
-    many slices, so a nerve with a node is measured less well: docs/accuracy.md)."""
+    look-alikes, border, blur, noise): closed rings are tracked, no track is a look-alike,
+    and the axon and fibre diameters, myelin thickness and g-ratio of every nerve with at
+    least 8 measured slices clear of its nodes of Ranvier are within 3 % of the truth
+    (a slice cuts a tilted node's disc over 2 R sin(tilt) along z; a short nerve all within
+    that reach of a node is measured less well: docs/accuracy.md)."""
     volume, truth = nerve_family(seed, (24, 80, 80))
     tracks = track_nerves(volume)
     owner = _match(tracks, truth)
@@ -463,6 +486,6 @@ def test_family_tracked_and_measured_perpendicular(seed):
     assert (tracked & truth["closed"]).sum() >= 0.9 * truth["closed"].sum()
     table = nerve_table(tracks)
     for k, (t, i) in enumerate(zip(tracks, owner)):
-        if (~t.lost & ~t.cut).sum() >= 8 and not truth["node"][i].any():
-            assert table.axon_diameter[k] == pytest.approx(truth["axon_diameter"][i], rel=0.05)
-            assert table.g_ratio[k] == pytest.approx(truth["g_ratio"][i], rel=0.1)
+        if (~t.lost & ~t.cut & ~truth["node"][i, t.z]).sum() >= 8:
+            for column in ("axon_diameter", "fibre_diameter", "myelin_thickness", "g_ratio"):
+                assert table[column][k] == pytest.approx(truth[column][i], rel=0.03), column
