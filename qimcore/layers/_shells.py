@@ -47,8 +47,8 @@ class ShellLayers:
         Analysed slice indices ``(Z,)``, their ``(y, x)`` centres ``(Z, 2)`` and the radii
         ``(R,)`` of the unfolding (pixels).
     fill : int
-        Radius (pixels) of the disk that filled the pores before the surfaces were searched
-        (0: none).
+        Radius (pixels) of the largest disk that filled the pores before the surfaces were
+        searched (0: none).
     """
 
     heights: np.ndarray
@@ -136,29 +136,42 @@ def _dark(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.ndarray:
 
 
 def _pore_radius(dark: np.ndarray, regions: np.ndarray, bright: np.ndarray,
-                 radius: np.ndarray) -> int:
-    """Radius (pixels) of a disk that bridges the pores of the bright layers.
+                 radius: np.ndarray) -> np.ndarray:
+    """Radius (pixels) of a disk that bridges the pores of the bright layers, per region.
 
     Pores are the ``dark`` pixels of the bright layers; ``p``, the largest distance from a
     pore pixel to the nearest material (the largest inscribed radius of the pores), rounded
     up, gives the radius ``2 p``: the disk cannot enter a pore, and a pore cut open at a
     face (a mouth up to ``2 p`` wide) is bridged to within ``(2 - sqrt(3)) p`` (about a
     quarter of its radius) of the face. Pores no wider than a pixel (``p <= 1``: noise)
-    give 0. The radius stays below the dark gaps that must not be bridged: half the radial
-    thickness of each dark layer and the radius of a dark inside (each at its 10th
-    percentile over the rays), less a pixel.
+    give 0. In a dark region the disk stays below the gap that must not be bridged: half
+    its radial thickness for a dark layer between two surfaces, its radius for a dark
+    inside (each at its 10th percentile over the rays), less a pixel. The dark region
+    outside the last surface is open, so no gap limits its disk; there it is ``4 p``:
+    pores run together at a face into mouths wider than one pore, and a mouth ``4 p``
+    wide is bridged to within ``(4 - sqrt(12)) p`` (about half a pore radius) of the face,
+    while faces curved less than the disk (convex ones, concave ones of radius above
+    ``4 p``) stay. The bright layers take the smallest of these radii (their pores are
+    bridged by the disk of the gap in front, :func:`_disk_map`). Returns one radius per
+    region, ``(n_surfaces + 1,)`` int.
     """
     n_layers = len(bright) - 2
     pores = dark & (regions >= 1) & (regions <= n_layers) & bright[regions]
     reach = max((float(ndi.distance_transform_edt(d)[p].max(initial=0.0))
                  for d, p in zip(dark, pores)), default=0.0)
     if reach <= 1:                       # one-pixel specks: noise, nothing to fill
-        return 0
+        return np.zeros(len(bright), np.int64)
+    cap = 2 * np.ceil(reach)
+    limits = np.full(len(bright), cap)
     width = np.diff(radius, axis=0)
-    limits = [np.percentile(w, 10) / 2 for w, b in zip(width, bright[1:-1]) if not b]
+    for k in np.flatnonzero(~bright[1:-1]) + 1:
+        limits[k] = min(cap, np.floor(np.percentile(width[k - 1], 10) / 2) - 1)
     if not bright[0]:
-        limits.append(np.percentile(radius[0], 10))
-    return int(max(min([2 * np.ceil(reach)] + [np.floor(v) - 1 for v in limits]), 0))
+        limits[0] = min(cap, np.floor(np.percentile(radius[0], 10)) - 1)
+    if not bright[-1]:
+        limits[-1] = 2 * cap             # open outside: mouths twice as wide, see above
+    limits[bright] = limits.min()
+    return np.maximum(limits, 0).astype(np.int64)
 
 
 def _crossings(samples: np.ndarray, radii: np.ndarray, heights: np.ndarray,
@@ -193,28 +206,52 @@ def _crossings(samples: np.ndarray, radii: np.ndarray, heights: np.ndarray,
     return out
 
 
-def _fill_pores(stack: np.ndarray, radius: int, dark: np.ndarray) -> np.ndarray:
-    """Each slice with its pores filled: dark pixels that a disk of ``radius`` pixels bridges.
+def _disk_map(disks: np.ndarray, bright: np.ndarray, rho: np.ndarray, ray: np.ndarray,
+              radius: np.ndarray) -> np.ndarray:
+    """Closing disk of every pixel, ``(Z, Y, X)``: its region's, or its nearer neighbour's.
+
+    A pixel of a dark region (between the surfaces ``radius``) takes that region's disk; a
+    pixel of a bright layer takes the disk of the region next to it on its side of the
+    layer's mid-line (the smaller one where that region is bright too), so a pore open at a
+    face is bridged by the disk of the gap in front of that face.
+    """
+    n = len(radius)
+    mids = 0.5 * (radius[1:] + radius[:-1])
+    half = _voxel_layers(rho, ray, np.stack([radius[0]] + [b for pair in zip(mids, radius[1:])
+                                                           for b in pair]))
+    region = (half.astype(np.int64) + 1) // 2            # half 2k - 1, 2k: region k
+    side = np.where(half % 2 == 1, region - 1, region + 1)    # the neighbour in front
+    side = np.clip(side, 0, n)
+    front = np.where(bright[side], disks.min(), disks[side])
+    return np.where(bright[region], front, disks[region])
+
+
+def _fill_pores(stack: np.ndarray, disks: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    """Each slice with its pores filled: dark pixels that a disk bridges.
 
     The dark pixels that the binary closing of the material (the pixels not ``dark``, less
-    noise specks: islands of at most a pixel and its 4 neighbours) by the disk turns into
-    material (pores, dents in a face narrower than the disk, up to the disk's chord across
-    the mouth; faces curved less than the disk stay) take the grey value of the material
-    around them, its local mean (Gaussian of ``radius / 2``); all other pixels keep theirs,
-    so steps between layers of different grey value and the noise are untouched.
+    noise specks: islands of at most a pixel and its 4 neighbours) by a disk of radius
+    ``disks`` (per pixel) turns into material (pores, dents in a face narrower than the
+    disk, up to the disk's chord across the mouth; faces curved less than the disk stay)
+    take the grey value of the material around them, its local mean (Gaussian of half the
+    smallest disk); all other pixels keep theirs, so steps between layers of different grey
+    value and the noise are untouched.
     """
     from skimage.morphology import disk, remove_small_objects
 
-    if radius <= 0:
+    big = int(disks.max())
+    if big <= 0:
         return stack
-    footprint = disk(radius)
+    sizes = np.unique(disks[disks > 0])
     out = stack.copy()
-    for image, pores, filled in zip(stack, dark, out):
-        solid = remove_small_objects(np.pad(~pores, radius, mode="edge"), max_size=5)
-        closed = ndi.binary_closing(solid, structure=footprint)[radius:-radius, radius:-radius]
-        bridged = closed & pores
-        weight = ndi.gaussian_filter((~pores).astype(np.float32), radius / 2)
-        total = ndi.gaussian_filter(np.where(pores, 0, image).astype(np.float32), radius / 2)
+    for image, pores, radius, filled in zip(stack, dark, disks, out):
+        solid = remove_small_objects(np.pad(~pores, big, mode="edge"), max_size=5)
+        bridged = np.zeros(pores.shape, bool)
+        for size in sizes:
+            closed = ndi.binary_closing(solid, structure=disk(int(size)))[big:-big, big:-big]
+            bridged |= closed & pores & (radius == size)
+        weight = ndi.gaussian_filter((~pores).astype(np.float32), sizes[0] / 2)
+        total = ndi.gaussian_filter(np.where(pores, 0, image).astype(np.float32), sizes[0] / 2)
         filled[bridged] = total[bridged] / np.maximum(weight[bridged], 1e-6)
     return out
 
@@ -260,7 +297,9 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     and the pores cut open at a face (faces curved less than the disk stay), which take the
     local grey value of the material, and the surfaces are searched again on that
     pore-filled image. The disk stays below half the thickness of
-    every dark layer (and the radius of a dark inside), so gaps between walls are kept.
+    every dark layer (and the radius of a dark inside), so gaps between walls are kept; in
+    front of the last face, where the outside is open, it is twice as large, and pores of a
+    wall take the disk of the gap in front of the nearer face.
     Each surface is finally placed to a fraction of a pixel where the pore-filled profile
     crosses the grey value half-way between the regions on either side (``radius``).
 
@@ -305,9 +344,9 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     sigma : float, keyword-only
         Smoothing of the surface slopes for the thickness, in columns.
     fill : int, keyword-only, optional
-        Radius (pixels) of the disk that fills pores before the second search; default:
-        estimated from the pores of the bright layers as above (0 when they have no pores
-        wider than one pixel); 0 = one search on the volume as it is.
+        Radius (pixels) of the disk that fills pores before the second search, everywhere;
+        default: estimated from the pores of the bright layers and the gaps as above (0 when
+        they have no pores wider than one pixel); 0 = one search on the volume as it is.
 
     Returns
     -------
@@ -330,9 +369,10 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     Notes
     -----
     Measured accuracy (``docs/accuracy.md``, 16 random ``shell_family`` walls per porosity):
-    thickness within 0.2 voxel and porosity within 1.6 percentage points for wall porosity up
-    to 10 %, 0.4 voxel and 3.5 pp at 20 %; at 30 % coarse pores (sigma ~2-2.5 voxels) open at
-    the faces over arcs wider than the disk read low, by up to 0.7 voxel and 6 pp.
+    thickness within 0.25 voxel and porosity within 1.6 percentage points for wall porosity
+    up to 10 %, 0.3 voxel and 2.4 pp at 20 %, 0.45 voxel and 3.3 pp at 30 %, where pores
+    run together at the faces into mouths wider than any disk bridges flat (the bridge
+    follows a chord, which sags into a small ring) and porosity reads low.
 
     Examples
     --------
@@ -403,10 +443,10 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     first = np.maximum(r[heights] - 0.5 * step, 0.0)
     labels = _voxel_layers(rho, ray, first)
     dark = _dark(stack, labels, n_layers)
-    if fill is None:
-        fill = _pore_radius(dark, labels, bright, first)
-    fill = int(fill)
-    filled = _fill_pores(stack, fill, dark)
+    disks = (_pore_radius(dark, labels, bright, first) if fill is None
+             else np.full(len(bright), int(fill)))
+    fill = int(disks.max())
+    filled = _fill_pores(stack, _disk_map(disks, bright, rho, ray, first), dark)
     if fill:
         unfolded_filled = grid.sample(filled)
         heights = search(unfolded_filled)
