@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 
 from .. import _units, _validate
 from ._diameter import estimate_diameter
-from ._geometry import _check_tracks, _facing_ends, _frame
+from ._geometry import _check_tracks, _facing_ends, _frame, _unit_direction
 
 _STEP = 0.5  # voxels between samples along a centre line
 _COLUMNS = {"track_a": np.int64, "track_b": np.int64, "z": float, "y": float, "x": float,
@@ -66,9 +66,87 @@ def _matrix_level(vol: np.ndarray, lines: list[np.ndarray], diameter: float) -> 
     return float(np.quantile(vol, 0.05))
 
 
+def _exit_distance(point: np.ndarray, direction: np.ndarray, upper: np.ndarray) -> float:
+    """Distance from ``point`` along ``direction`` to the faces of the box ``[0, upper]``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(direction > 0, (upper - point) / direction,
+                     np.where(direction < 0, -point / direction, np.inf))
+    return float(max(t.min(), 0.0))
+
+
+def _open_end_gaps(vol: np.ndarray, lines: list[np.ndarray], profiles: list[np.ndarray],
+                   fibres: list[int], levels: np.ndarray, matrix: float, paired: set,
+                   ends: np.ndarray, diameter: float, min_gap: float, max_gap: float
+                   ) -> list[tuple]:
+    """Breaks beyond track ends that face no other end.
+
+    The fibre core is sampled along the line extrapolated from the end (the direction of the
+    track's last two diameters; a tail of the track without fibre material, its ``profiles``
+    below half-way to the matrix, is cut first), from a diameter back inside the track up to
+    ``max_gap`` plus two diameters or the volume's face. A stretch without material that
+    starts within a diameter of the end, after at least half a diameter of fibre along the
+    line, and after which material resumes for half a diameter (or up to the face, at least
+    two voxels) is a break. The core is the brightest of the line and six lines at a quarter
+    diameter around it, so a bent fibre or a slightly wrong direction does not read as a gap.
+
+    ``ends`` are the end points of all tracks ``(2 * n, 3)``; the break's second track is the
+    one with an end nearest to where the material resumes (within a diameter), else -1.
+    """
+    r = diameter / 2
+    upper = np.asarray(vol.shape, float) - 1
+    n_dir = max(3, int(2 * diameter / _STEP))
+    back = int(round(diameter / _STEP))  # samples taken back inside the track
+    rows = []
+    for i in fibres:
+        level = (levels[i] + matrix) / 2
+        for e in (0, 1):
+            fwd = lines[i] if e else lines[i][::-1]  # ends with end e
+            on = np.flatnonzero((profiles[i] if e else profiles[i][::-1]) >= level)
+            if 2 * i + e in paired or len(on) == 0:
+                continue
+            seg = fwd[:on[-1] + 1][-n_dir:]  # a tail that strays off the fibre is cut
+            if len(seg) < 3:
+                continue
+            v = _unit_direction(seg)
+            v = v if v @ (seg[-1] - seg[0]) >= 0 else -v
+            reach = min(_exit_distance(seg[-1], v, upper), max_gap + 2 * diameter)
+            if reach < min_gap + 2:
+                continue  # the track ends at the face
+            t = np.arange(-back, int(reach / _STEP) + 1) * _STEP
+            ray = seg[-1] + t[:, None] * v
+            ang = np.linspace(0, 2 * np.pi, 6, endpoint=False)
+            frame = _frame(v)
+            offs = [np.zeros(3)] + [r / 2 * (np.cos(a) * frame[1] + np.sin(a) * frame[2])
+                                    for a in ang]
+            prof = np.max([_core_profile(vol, ray + o, r) for o in offs], 0)
+            for lo, hi in _runs_below(prof, level):
+                if hi <= back / 2:
+                    continue  # a dip inside the track
+                if not back / 2 <= lo <= 2 * back:
+                    break  # no fibre along the line before the end, or no gap after it
+                after = prof[int(np.ceil(hi)):]
+                resumed = np.flatnonzero(after < level)
+                run = resumed[0] if len(resumed) else len(after)
+                if hi >= len(prof) - 1 or run * _STEP < (
+                        2.0 if len(resumed) == 0 else max(2.0, r)):
+                    break  # no material after the gap: a fibre end, or the track's own loss
+                gap = (hi - lo) * _STEP
+                if min_gap <= gap <= max_gap:
+                    mid = t[0] + (lo + hi) / 2 * _STEP
+                    point = seg[-1] + mid * v
+                    resume = seg[-1] + (t[0] + hi * _STEP) * v
+                    de = np.linalg.norm(ends - resume, axis=1)
+                    de[2 * i:2 * i + 2] = np.inf
+                    j = int(np.argmin(de)) // 2 if len(de) and de.min() < diameter else -1
+                    rows.append((i, j, *point, gap))
+                break
+    return rows
+
+
 def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter: float,
-                   min_gap: float) -> list[tuple]:
-    """Breaks found as runs of matrix along the tracks and across facing pairs of ends."""
+                   min_gap: float, max_gap: float) -> list[tuple]:
+    """Breaks found as runs of matrix along the tracks, across facing pairs of ends and
+    beyond the other track ends."""
     r = diameter / 2
     lines = [_resample(t) for t in trs]
     matrix = _matrix_level(vol, lines, diameter)
@@ -102,6 +180,15 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
             f = mid - k
             point = line[k] * (1 - f) + line[min(k + 1, len(line) - 1)] * f
             rows.append((min(ta, tb), max(ta, tb), *point, gap))
+    fibres = [i for i in range(len(trs)) if levels[i] - matrix > contrast / 2]
+    paired = {e for (ea, eb, _), _ in pairs for e in (ea, eb)}
+    ends = np.array([p for t in trs for p in (t[0], t[-1])]).reshape(-1, 3)
+    found = np.array([row[2:5] for row in rows]).reshape(-1, 3)
+    for row in _open_end_gaps(vol, lines, profiles[:len(trs)], fibres, levels, matrix, paired,
+                              ends, diameter, min_gap, max_gap):
+        if not (np.linalg.norm(found - row[2:5], axis=1) < diameter).any():  # seen from
+            rows.append(row)  # the other side already
+            found = np.vstack([found, row[2:5]])
     return rows
 
 
@@ -124,7 +211,10 @@ def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None
     a diameter from every track) is a break, its length the gap. Tracks whose level is not
     above the matrix by half the fibre contrast (90th percentile of the tracks) are no fibres and are skipped. A track the tracker linked
     across a short gap so keeps the gap as a break (``track_a == track_b``), and two facing
-    ends joined by fibre material (a tracking interruption) are not one.
+    ends joined by fibre material (a tracking interruption) are not one. Beyond every other
+    track end inside the volume, the core is sampled along the line extrapolated from the end:
+    no material right after the end, then material again within ``max_gap``, is a break whose
+    far piece may be untracked (too short to be kept as a track): ``track_b`` is then -1.
 
     Parameters
     ----------
@@ -153,7 +243,8 @@ def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None
     Returns
     -------
     pandas.DataFrame
-        ``track_a``, ``track_b`` (indices into ``tracks``; equal for a gap inside one track),
+        ``track_a``, ``track_b`` (indices into ``tracks``; equal for a gap inside one track,
+        ``track_b`` -1 where the piece beyond the gap is not among the tracks),
         ``z``, ``y``, ``x`` (µm, middle of the gap) and ``gap`` (µm: between the two ends
         without ``volume``, the length without fibre material with it).
 
@@ -193,6 +284,6 @@ def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None
                 for (i, j, gap), (pi, pj) in pairs]
     else:
         rows = [(a, b, *(np.asarray(p) * vs), gap * vmin) for a, b, *p, gap in
-                _material_gaps(vol, trs, pairs, d, min_gap)]
+                _material_gaps(vol, trs, pairs, d, min_gap, max_gap / vmin)]
     df = pd.DataFrame(rows, columns=list(_COLUMNS))
     return df.astype(_COLUMNS).sort_values(["track_a", "track_b"], ignore_index=True)

@@ -107,7 +107,8 @@ def _radial_profile(volume: np.ndarray, centres: np.ndarray, directions: np.ndar
 
 def _log_diameter(crop: np.ndarray) -> float:
     """First guess: the finest scale at which the scale-normalised Laplacian of Gaussian
-    (its 95th percentile over the crop) peaks.
+    (its 99.9th percentile over the crop: the fibre axes, even where fibres fill only a few
+    percent of the volume and noise the rest) peaks.
 
     For an isolated cylinder of radius ``r`` the response at its axis peaks at
     ``sigma = r / sqrt(2)``. Fibres are the finest structure of a composite, so the first peak
@@ -119,9 +120,7 @@ def _log_diameter(crop: np.ndarray) -> float:
     resp = []
     for s in scales:
         log = -(s * s) * ndi.gaussian_laplace(crop, s, mode="nearest")
-        m = int(math.ceil(2 * s))
-        inner = log[m:-m or None, m:-m or None, m:-m or None] if min(crop.shape) > 4 * m else log
-        resp.append(np.quantile(inner, 0.95))
+        resp.append(np.quantile(log, 0.999))
     resp = np.asarray(resp)
     peaks = np.flatnonzero((resp[1:-1] >= resp[:-2]) & (resp[1:-1] >= resp[2:])) + 1
     k = int(peaks[0]) if len(peaks) else int(np.argmax(resp))
@@ -135,29 +134,48 @@ def _log_diameter(crop: np.ndarray) -> float:
     return float(2 * math.sqrt(2) * best)
 
 
-def _centres(vol: np.ndarray, d0: float) -> np.ndarray:
-    """Sub-voxel fibre-axis points: 3D maxima of the scale-normalised LoG (scale of ``d0``)
-    above its median, the weakest quarter dropped, away from the faces."""
+def _centres(vol: np.ndarray, d0: float, vec: np.ndarray, max_points: int = 4000
+             ) -> np.ndarray:
+    """Sub-voxel fibre-axis points: ridge points of the scale-normalised LoG (scale of ``d0``)
+    above its median, the weakest quarter and those below half the response of the strongest
+    ridges (95th percentile) dropped, away from the faces, at most
+    ``max_points`` (evenly thinned).
+
+    A ridge point is a maximum within the section across the fibre: of the three axis planes,
+    the one most perpendicular to the local direction ``vec`` (3, Z, Y, X). Unlike 3D maxima,
+    which along a fibre's nearly constant ridge are few and may all lie near the faces, this
+    gives axis points all along every fibre, so few thick fibres in a small volume still show.
+    """
     s = d0 / (2 * math.sqrt(2))
     log = -(s * s) * ndi.gaussian_laplace(vol, s, mode="nearest")
     size = max(3, int(round(d0 * 0.6)) | 1)
-    peaks = (log == ndi.maximum_filter(log, size=size)) & (log > np.median(log))
+    along = np.argmax(np.abs(vec), axis=0)
+    peaks = np.zeros(vol.shape, bool)
+    for ax in range(3):
+        footprint = [size] * 3
+        footprint[ax] = 1
+        peaks |= (along == ax) & (log == ndi.maximum_filter(log, size=footprint))
+    peaks &= log > np.median(log)
     m = int(math.ceil(d0)) + 1
     for ax in range(3):
         sl = [slice(None)] * 3
         sl[ax] = np.r_[0:m, -m:0]
         peaks[tuple(sl)] = False
     idx = np.argwhere(peaks)
-    if len(idx) > 3:  # the weakest maxima are mostly noise between fibres
+    if len(idx) > 3:  # weak ridges are noise between fibres
         val = log[tuple(idx.T)]
-        idx = idx[val > np.quantile(val, 0.25)]
+        idx = idx[val > max(np.quantile(val, 0.25), 0.5 * np.quantile(val, 0.95))]
+    if len(idx) > max_points:
+        idx = idx[np.linspace(0, len(idx) - 1, max_points).astype(int)]
     pos = idx.astype(float)
+    ax_of = along[tuple(idx.T)]
     for ax in range(3):
         e = np.zeros(3, int)
         e[ax] = 1
         fm, f0, fp = (log[tuple((idx + k * e).T)] for k in (-1, 0, 1))
         den = fm - 2 * f0 + fp
-        pos[:, ax] += np.where(den < 0, 0.5 * (fm - fp) / np.where(den < 0, den, -1), 0)
+        ok = (den < 0) & (ax_of != ax)  # refined across the fibre only
+        pos[:, ax] += np.where(ok, 0.5 * (fm - fp) / np.where(ok, den, -1), 0)
     return pos
 
 
@@ -166,9 +184,10 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
 
     For a trial diameter ``c``:
 
-    1. fibre-axis points are the 3D maxima of the scale-normalised Laplacian of Gaussian (LoG)
-       at the scale of ``c`` (the weakest quarter dropped); the fibre direction at each is the
-       structure-tensor direction (:func:`orientation`, ``sigma = c/4``, ``rho = c``);
+    1. the fibre direction is the structure-tensor direction (:func:`orientation`,
+       ``sigma = c/4``, ``rho = c``); fibre-axis points are the ridge points of the
+       scale-normalised Laplacian of Gaussian (LoG) at the scale of ``c``: maxima across the
+       fibre, in the axis plane most perpendicular to it (weak ridges dropped);
     2. the intensity is averaged over all points and 16 angles in the planes perpendicular to
        the fibres, out to ``1.5 c``: the mean radial profile;
     3. the profile, from the axis to its first minimum, is fitted with a disc blurred by a
@@ -184,9 +203,12 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     The fit models the blur of the scanner, so the result does not shrink for thin, blurred
     fibres or for packed ones. On the fibre family (``fibre_family``: diameter 3-12 voxels,
     volume fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) it is
-    within 10 % for diameters of 3.5 voxels and more. Below, a disc's radius and the blur can
-    no longer be told apart in noise (the fit comes out 15-40 % off, or finds no fibre scale
-    at all): give the diameter there (see ``docs/accuracy_fibres.md``).
+    mostly within 10 % for diameters of 3.5 voxels and more. Thinner fibres blurred by more than
+    about a third of their radius cannot be measured from their profile: a disc 20 % smaller,
+    more blurred and of higher contrast gives the same profile within 0.1 % of the contrast,
+    so without the fibre's own grey value the fit trades radius for blur; the estimate then
+    keeps the fibre scale but may come out up to 25 % low: give the diameter there (see
+    ``docs/accuracy_fibres.md``).
 
     Parameters
     ----------
@@ -220,7 +242,9 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
                for n in volume.shape)
     crop = np.asarray(volume[sl], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
-    d = _fixed_point(crop)
+    d, exact = _fixed_point(crop)
+    if math.isfinite(d) and not exact:
+        return d
     if not math.isfinite(d):  # no stable scale: the finest LoG peak, refitted
         d = _log_diameter(crop)
         first = _profile_diameter(crop, d)
@@ -231,34 +255,46 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     return final if 0.8 < final / d < 1.25 else d
 
 
-def _fixed_point(crop: np.ndarray) -> float:
-    """The finest stable scale of the profile fit (NaN if none).
+def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
+    """The finest stable scale of the profile fit (NaN if none), and whether the fit reaches
+    it.
 
     The fit at a trial diameter ``c`` (:func:`_profile_diameter`) gives more than ``c`` when
     ``c`` is below the fibre diameter and less above it: the fibre diameter is where
     ``fit(c) / c`` falls through 1. Trial diameters go up from 2.4 voxels in steps of
     ``2**0.25``; the first fall is interpolated (in log scale). Noise and coarser structure
     (plies) give no such fall below the fibre scale, so thin fibres are not lost to them.
+
+    Thin fibres blurred by more than about a third of their radius make the fit trade the
+    radius for the blur: ``fit(c) / c`` stays below 1, peaks near the fibre diameter and falls
+    beyond. Where it falls twice in a row below 1 within the first five trial diameters (up to
+    4.8 voxels) from a peak above 0.55 (noise gives about 0.4 at all fine scales), the trial
+    diameter of the peak is returned (flagged ``False``: no refit), instead of a crossing at
+    coarser structure.
     """
-    prev_c, prev_r = math.nan, math.nan
+    cs, rs = [], []
     for c in 2.0 ** np.arange(1.25, 4.51, 0.25):
         if c > min(crop.shape) / 3:
             break
         r = _profile_diameter(crop, c) / c
-        if prev_r >= 1 > r:
-            t = (prev_r - 1) / (prev_r - r)
-            return float(math.exp(math.log(prev_c) + t * (math.log(c) - math.log(prev_c))))
-        prev_c, prev_r = float(c), r
-    return math.nan
+        if rs and rs[-1] >= 1 > r:
+            t = (rs[-1] - 1) / (rs[-1] - r)
+            return float(math.exp(math.log(cs[-1]) + t * (math.log(c) - math.log(cs[-1])))), True
+        cs.append(float(c))
+        rs.append(r)
+        if len(rs) in (3, 4, 5) and 1 > rs[-3] > rs[-2] > rs[-1] and np.nanmax(rs) > 0.55:
+            k = int(np.nanargmax(rs))  # the fit passed a thin fibre's scale without reaching it
+            return cs[k], False
+    return math.nan, False
 
 
 def _profile_diameter(crop: np.ndarray, d0: float) -> float:
     """Diameter from the blurred-disc fit of the mean profile around the fibre axes detected
     at the scale of ``d0`` (NaN where there are none or the fit fails)."""
-    pos = _centres(crop, d0)
+    vec = _orientation_np(crop, max(0.5, d0 / 4), d0, 4.0)
+    pos = _centres(crop, d0, vec)
     if len(pos) == 0:
         return math.nan
-    vec = _orientation_np(crop, max(0.5, d0 / 4), d0, 4.0)
     ip = np.round(pos).astype(int)
     dirs = vec[:, ip[:, 0], ip[:, 1], ip[:, 2]].T
     radii = np.arange(0, 1.5 * d0, 0.25)
