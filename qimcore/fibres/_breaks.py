@@ -13,6 +13,7 @@ from ._diameter import estimate_diameter
 from ._geometry import _check_tracks, _facing_ends, _frame, _unit_direction
 
 _STEP = 0.5  # voxels between samples along a centre line
+_SIGNIFICANCE = 3.0  # noise sigmas between a fibre's level and its half-way (gap) level
 _COLUMNS = {"track_a": np.int64, "track_b": np.int64, "z": float, "y": float, "x": float,
             "gap": float}
 
@@ -52,6 +53,16 @@ def _runs_below(profile: np.ndarray, level: float) -> list[tuple[float, float]]:
             if b < len(profile) else b - 1
         runs.append((float(lo), float(hi)))
     return runs
+
+
+def _profile_noise(profiles: list[np.ndarray | None], diameter: float) -> float:
+    """Noise of the core profiles: 1.4826 times the median absolute deviation of the
+    profiles from their running median over two diameters, pooled over all profiles."""
+    w = max(3, int(round(2 * diameter / _STEP)) | 1)
+    res = [p - ndi.median_filter(p, w, mode="nearest") for p in profiles if p is not None]
+    if not res:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(np.concatenate(res))))
 
 
 def _matrix_level(vol: np.ndarray, lines: list[np.ndarray], diameter: float) -> float:
@@ -163,9 +174,18 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
     profiles = [_core_profile(vol, line, r) if len(line) >= 3 else None
                 for _, _, line, _ in items]
     levels = np.array([np.median(p) if p is not None else np.nan for p in profiles])
-    contrast = float(np.nanquantile(levels[:len(trs)], 0.9)) - matrix if len(trs) else 0.0
-    for (ta, tb, line, junction), prof, fibre in zip(items, profiles, levels, strict=True):
-        if prof is None or not fibre - matrix > contrast / 2:
+    # a fibre's level stands out of the matrix: by 2 * _SIGNIFICANCE noise sigmas (so the
+    # half-way level is that far below it) and by half the contrast of such tracks
+    above = levels - matrix
+    with np.errstate(invalid="ignore"):
+        signif = above > 2 * _SIGNIFICANCE * _profile_noise(profiles[:len(trs)], diameter)
+    strong = above[:len(trs)][signif[:len(trs)]]
+    contrast = float(np.quantile(strong, 0.9)) if len(strong) else 0.0
+    with np.errstate(invalid="ignore"):
+        is_fibre = signif & (above > contrast / 2)
+    for (ta, tb, line, junction), prof, fibre, ok in zip(items, profiles, levels, is_fibre,
+                                                         strict=True):
+        if not ok:
             continue  # a track that is no fibre (or mostly a gap)
         for lo, hi in _runs_below(prof, (fibre + matrix) / 2):
             if junction is None and (lo <= 0 or hi >= len(line) - 1):
@@ -180,7 +200,7 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
             f = mid - k
             point = line[k] * (1 - f) + line[min(k + 1, len(line) - 1)] * f
             rows.append((min(ta, tb), max(ta, tb), *point, gap))
-    fibres = [i for i in range(len(trs)) if levels[i] - matrix > contrast / 2]
+    fibres = [i for i in range(len(trs)) if is_fibre[i]]
     paired = {e for (ea, eb, _), _ in pairs for e in (ea, eb)}
     ends = np.array([p for t in trs for p in (t[0], t[-1])]).reshape(-1, 3)
     found = np.array([row[2:5] for row in rows]).reshape(-1, 3)
@@ -208,8 +228,12 @@ def find_breaks(tracks: Any, *, volume: Any = None, fibre_diameter: float | None
     and half radius) is sampled every half voxel along every track and across every facing
     pair of ends, and each stretch of at least ``min_gap`` voxels below half-way between the
     fibre's own level (its median) and the matrix level (the median of the voxels farther than
-    a diameter from every track) is a break, its length the gap. Tracks whose level is not
-    above the matrix by half the fibre contrast (90th percentile of the tracks) are no fibres and are skipped. A track the tracker linked
+    a diameter from every track) is a break, its length the gap. A track is a fibre only where
+    its level stands out of the matrix by six noise sigmas of the core profile (so that a gap
+    is a dip of at least three sigmas; the noise is 1.4826 times the median absolute deviation
+    of the profiles from their running median over two diameters, pooled over all tracks) and
+    by half the fibre contrast (90th percentile of such tracks); other tracks, e.g. a tracker
+    following noise, are skipped. A track the tracker linked
     across a short gap so keeps the gap as a break (``track_a == track_b``), and two facing
     ends joined by fibre material (a tracking interruption) are not one. Beyond every other
     track end inside the volume, the core is sampled along the line extrapolated from the end:
