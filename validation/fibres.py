@@ -210,7 +210,9 @@ def report(figures: pathlib.Path) -> str:
               "across pairs of facing ends and, where the piece beyond is not tracked (shorter "
               "than the shortest kept track) or its track does not face the end, along the line "
               "extrapolated from a track end: no material over the gap, then material again. "
-              "Missed breaks and false ones come mostly from volumes whose diameter estimate is "
+              "Tracks whose core level does not stand six noise sigmas of the core profile "
+              "above the matrix (a tracker following noise, e.g. where the diameter estimate "
+              "is off) are skipped, so their noise dips are no breaks. Missed breaks and false ones come mostly from volumes whose diameter estimate is "
               "off (tracking and the gap test both use it). A 1-voxel gap is blurred below the "
               "half-contrast level and mostly not seen.", ""]
     return "\n".join(lines)
