@@ -277,7 +277,7 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
         if c > min(crop.shape) / 3:
             break
         r = _profile_diameter(crop, c) / c
-        if rs and rs[-1] >= 1 > r:
+        if rs and rs[-1] >= 1 > r and _consistent(cs[-1], rs[-1], c, r):
             t = (rs[-1] - 1) / (rs[-1] - r)
             return float(math.exp(math.log(cs[-1]) + t * (math.log(c) - math.log(cs[-1])))), True
         cs.append(float(c))
@@ -286,6 +286,15 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
             k = int(np.nanargmax(rs))  # the fit passed a thin fibre's scale without reaching it
             return cs[k], False
     return math.nan, False
+
+
+def _consistent(c0: float, r0: float, c1: float, r1: float) -> bool:
+    """Whether a fall of ``fit(c)/c`` through 1 between trial diameters ``c0 < c1`` (ratios
+    ``r0 >= 1 > r1``) is a fixed point: both fits within one trial step of the bracket
+    ``[c0, c1]``. Where the fit jumps (at ``c0`` it follows a coarser structure, at ``c1`` a
+    finer one) the fall is no estimate of the fibre diameter."""
+    step = c1 / c0
+    return c0 / step <= r1 * c1 and r0 * c0 <= c1 * step
 
 
 def _profile_diameter(crop: np.ndarray, d0: float) -> float:
