@@ -195,10 +195,13 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
 
     ``fit(c)`` exceeds ``c`` below the fibre diameter and falls short of it above: the
     estimate starts from the finest trial diameter (2.4 voxels and up, steps of ``2**0.25``)
-    where ``fit(c) / c`` falls through 1, and is refitted once there. Noise and coarser
-    structure (plies, resin layers) show no such fall below the fibre scale, so they do not
-    hide thin fibres. Where there is none, the first guess is the finest scale at which the
-    scale-normalised LoG peaks.
+    where ``fit(c) / c`` falls through 1 with both fits within a trial step of the two trial
+    diameters (a jump of the fit between coarser and finer structure is no fall), and is
+    refitted once there (the refit kept where it lies between the two trial diameters). Noise
+    and coarser structure (plies, resin layers) show no such fall below the fibre scale, so
+    they do not hide thin fibres. Where there is none, the estimate is the finest scale at
+    which the scale-normalised LoG peaks, corrected by the profile fit only where the fit
+    confirms itself (refitted at its own result, it changes by less than 20 %).
 
     The fit models the blur of the scanner, so the result does not shrink for thin, blurred
     fibres or for packed ones. On the fibre family (``fibre_family``: diameter 3-12 voxels,
@@ -242,22 +245,25 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
                for n in volume.shape)
     crop = np.asarray(volume[sl], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
-    d, exact = _fixed_point(crop)
-    if math.isfinite(d) and not exact:
+    d, bracket = _fixed_point(crop)
+    if math.isfinite(d) and bracket is None:
         return d
-    if not math.isfinite(d):  # no stable scale: the finest LoG peak, refitted
-        d = _log_diameter(crop)
-        first = _profile_diameter(crop, d)
-        if not 0.5 < first / d < 2:  # no fit (nan), or no fibre profile at the guessed scale
-            return d
-        d = first
-    final = _profile_diameter(crop, d)  # axes detected at the scale of the estimate
-    return final if 0.8 < final / d < 1.25 else d
+    if math.isfinite(d):  # refitted with the axes detected at the scale of the estimate
+        final = _profile_diameter(crop, d)
+        return final if bracket[0] <= final <= bracket[1] else d
+    # no stable scale: the finest LoG peak, corrected by the profile fit where the fit
+    # confirms itself (refitted at its own result, it stays within a trial step)
+    log_d = _log_diameter(crop)
+    first = _profile_diameter(crop, log_d)
+    if not 0.5 < first / log_d < 2:  # no fit (nan), or no fibre profile at the guessed scale
+        return log_d
+    final = _profile_diameter(crop, first)
+    return final if 0.8 < final / first < 1.25 else log_d
 
 
-def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
-    """The finest stable scale of the profile fit (NaN if none), and whether the fit reaches
-    it.
+def _fixed_point(crop: np.ndarray) -> tuple[float, tuple[float, float] | None]:
+    """The finest stable scale of the profile fit (NaN if none), and the trial diameters
+    that bracket it where the fit reaches it (None where not).
 
     The fit at a trial diameter ``c`` (:func:`_profile_diameter`) gives more than ``c`` when
     ``c`` is below the fibre diameter and less above it: the fibre diameter is where
@@ -269,7 +275,7 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
     radius for the blur: ``fit(c) / c`` stays below 1, peaks near the fibre diameter and falls
     beyond. Where it falls twice in a row below 1 within the first five trial diameters (up to
     4.8 voxels) from a peak above 0.55 (noise gives about 0.4 at all fine scales), the trial
-    diameter of the peak is returned (flagged ``False``: no refit), instead of a crossing at
+    diameter of the peak is returned (no bracket: no refit), instead of a crossing at
     coarser structure.
     """
     cs, rs = [], []
@@ -279,13 +285,14 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
         r = _profile_diameter(crop, c) / c
         if rs and rs[-1] >= 1 > r and _consistent(cs[-1], rs[-1], c, r):
             t = (rs[-1] - 1) / (rs[-1] - r)
-            return float(math.exp(math.log(cs[-1]) + t * (math.log(c) - math.log(cs[-1])))), True
+            d = float(math.exp(math.log(cs[-1]) + t * (math.log(c) - math.log(cs[-1]))))
+            return d, (cs[-1], float(c))
         cs.append(float(c))
         rs.append(r)
         if len(rs) in (3, 4, 5) and 1 > rs[-3] > rs[-2] > rs[-1] and np.nanmax(rs) > 0.55:
             k = int(np.nanargmax(rs))  # the fit passed a thin fibre's scale without reaching it
-            return cs[k], False
-    return math.nan, False
+            return cs[k], None
+    return math.nan, None
 
 
 def _consistent(c0: float, r0: float, c1: float, r1: float) -> bool:
