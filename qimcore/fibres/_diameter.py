@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import ncx2
 
 from .. import _validate
@@ -47,8 +48,10 @@ def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float
     p0 = np.clip([float(profile[end]), drop, r0, 0.2 * scale, 0.0], np.add(lo, 1e-6),
                  np.subtract(hi, 1e-6))
     try:
-        popt, _ = curve_fit(_disc_model, radii[:end + 1], profile[:end + 1], p0=p0,
-                            bounds=(lo, hi))
+        with warnings.catch_warnings():  # the covariance is not used
+            warnings.simplefilter("ignore", OptimizeWarning)
+            popt, _ = curve_fit(_disc_model, radii[:end + 1], profile[:end + 1], p0=p0,
+                                bounds=(lo, hi))
     except (RuntimeError, ValueError):
         return math.nan, math.nan, end
     return float(popt[2]), float(popt[3]), end
@@ -200,8 +203,9 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     refitted once there (the refit kept where it lies between the two trial diameters). Noise
     and coarser structure (plies, resin layers) show no such fall below the fibre scale, so
     they do not hide thin fibres. Where there is none, the estimate is the finest scale at
-    which the scale-normalised LoG peaks, corrected by the profile fit only where the fit
-    confirms itself (refitted at its own result, it changes by less than 20 %).
+    which the scale-normalised LoG peaks, corrected by the profile fit only where the fit and
+    its refit stay within a trial step of it (without a stable scale the fit may follow a
+    finer or coarser structure).
 
     The fit models the blur of the scanner, so the result does not shrink for thin, blurred
     fibres or for packed ones. On the fibre family (``fibre_family``: diameter 3-12 voxels,
@@ -251,14 +255,14 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     if math.isfinite(d):  # refitted with the axes detected at the scale of the estimate
         final = _profile_diameter(crop, d)
         return final if bracket[0] <= final <= bracket[1] else d
-    # no stable scale: the finest LoG peak, corrected by the profile fit where the fit
-    # confirms itself (refitted at its own result, it stays within a trial step)
+    # no stable scale: the finest LoG peak, corrected by the profile fit only where the fit
+    # and its refit at its own result stay within a trial step (2**0.25) of it
     log_d = _log_diameter(crop)
     first = _profile_diameter(crop, log_d)
-    if not 0.5 < first / log_d < 2:  # no fit (nan), or no fibre profile at the guessed scale
+    if not 2**-0.25 < first / log_d < 2**0.25:  # no fit (nan), or no fibre profile there
         return log_d
     final = _profile_diameter(crop, first)
-    return final if 0.8 < final / first < 1.25 else log_d
+    return final if 2**-0.25 < final / log_d < 2**0.25 else log_d
 
 
 def _fixed_point(crop: np.ndarray) -> tuple[float, tuple[float, float] | None]:
