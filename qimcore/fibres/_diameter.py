@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import ncx2
 
 from .. import _validate
@@ -47,8 +48,10 @@ def _fit_radius(radii: np.ndarray, profile: np.ndarray, scale: float
     p0 = np.clip([float(profile[end]), drop, r0, 0.2 * scale, 0.0], np.add(lo, 1e-6),
                  np.subtract(hi, 1e-6))
     try:
-        popt, _ = curve_fit(_disc_model, radii[:end + 1], profile[:end + 1], p0=p0,
-                            bounds=(lo, hi))
+        with warnings.catch_warnings():  # the covariance is not used
+            warnings.simplefilter("ignore", OptimizeWarning)
+            popt, _ = curve_fit(_disc_model, radii[:end + 1], profile[:end + 1], p0=p0,
+                                bounds=(lo, hi))
     except (RuntimeError, ValueError):
         return math.nan, math.nan, end
     return float(popt[2]), float(popt[3]), end
@@ -195,10 +198,14 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
 
     ``fit(c)`` exceeds ``c`` below the fibre diameter and falls short of it above: the
     estimate starts from the finest trial diameter (2.4 voxels and up, steps of ``2**0.25``)
-    where ``fit(c) / c`` falls through 1, and is refitted once there. Noise and coarser
-    structure (plies, resin layers) show no such fall below the fibre scale, so they do not
-    hide thin fibres. Where there is none, the first guess is the finest scale at which the
-    scale-normalised LoG peaks.
+    where ``fit(c) / c`` falls through 1 with both fits within a trial step of the two trial
+    diameters (a jump of the fit between coarser and finer structure is no fall), and is
+    refitted once there (the refit kept where it lies between the two trial diameters). Noise
+    and coarser structure (plies, resin layers) show no such fall below the fibre scale, so
+    they do not hide thin fibres. Where there is none, the estimate is the finest scale at
+    which the scale-normalised LoG peaks, corrected by the profile fit only where the fit and
+    its refit stay within a trial step of it (without a stable scale the fit may follow a
+    finer or coarser structure).
 
     The fit models the blur of the scanner, so the result does not shrink for thin, blurred
     fibres or for packed ones. On the fibre family (``fibre_family``: diameter 3-12 voxels,
@@ -242,22 +249,25 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
                for n in volume.shape)
     crop = np.asarray(volume[sl], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
-    d, exact = _fixed_point(crop)
-    if math.isfinite(d) and not exact:
+    d, bracket = _fixed_point(crop)
+    if math.isfinite(d) and bracket is None:
         return d
-    if not math.isfinite(d):  # no stable scale: the finest LoG peak, refitted
-        d = _log_diameter(crop)
-        first = _profile_diameter(crop, d)
-        if not 0.5 < first / d < 2:  # no fit (nan), or no fibre profile at the guessed scale
-            return d
-        d = first
-    final = _profile_diameter(crop, d)  # axes detected at the scale of the estimate
-    return final if 0.8 < final / d < 1.25 else d
+    if math.isfinite(d):  # refitted with the axes detected at the scale of the estimate
+        final = _profile_diameter(crop, d)
+        return final if bracket[0] <= final <= bracket[1] else d
+    # no stable scale: the finest LoG peak, corrected by the profile fit only where the fit
+    # and its refit at its own result stay within a trial step (2**0.25) of it
+    log_d = _log_diameter(crop)
+    first = _profile_diameter(crop, log_d)
+    if not 2**-0.25 < first / log_d < 2**0.25:  # no fit (nan), or no fibre profile there
+        return log_d
+    final = _profile_diameter(crop, first)
+    return final if 2**-0.25 < final / log_d < 2**0.25 else log_d
 
 
-def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
-    """The finest stable scale of the profile fit (NaN if none), and whether the fit reaches
-    it.
+def _fixed_point(crop: np.ndarray) -> tuple[float, tuple[float, float] | None]:
+    """The finest stable scale of the profile fit (NaN if none), and the trial diameters
+    that bracket it where the fit reaches it (None where not).
 
     The fit at a trial diameter ``c`` (:func:`_profile_diameter`) gives more than ``c`` when
     ``c`` is below the fibre diameter and less above it: the fibre diameter is where
@@ -269,7 +279,7 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
     radius for the blur: ``fit(c) / c`` stays below 1, peaks near the fibre diameter and falls
     beyond. Where it falls twice in a row below 1 within the first five trial diameters (up to
     4.8 voxels) from a peak above 0.55 (noise gives about 0.4 at all fine scales), the trial
-    diameter of the peak is returned (flagged ``False``: no refit), instead of a crossing at
+    diameter of the peak is returned (no bracket: no refit), instead of a crossing at
     coarser structure.
     """
     cs, rs = [], []
@@ -277,15 +287,25 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, bool]:
         if c > min(crop.shape) / 3:
             break
         r = _profile_diameter(crop, c) / c
-        if rs and rs[-1] >= 1 > r:
+        if rs and rs[-1] >= 1 > r and _consistent(cs[-1], rs[-1], c, r):
             t = (rs[-1] - 1) / (rs[-1] - r)
-            return float(math.exp(math.log(cs[-1]) + t * (math.log(c) - math.log(cs[-1])))), True
+            d = float(math.exp(math.log(cs[-1]) + t * (math.log(c) - math.log(cs[-1]))))
+            return d, (cs[-1], float(c))
         cs.append(float(c))
         rs.append(r)
         if len(rs) in (3, 4, 5) and 1 > rs[-3] > rs[-2] > rs[-1] and np.nanmax(rs) > 0.55:
             k = int(np.nanargmax(rs))  # the fit passed a thin fibre's scale without reaching it
-            return cs[k], False
-    return math.nan, False
+            return cs[k], None
+    return math.nan, None
+
+
+def _consistent(c0: float, r0: float, c1: float, r1: float) -> bool:
+    """Whether a fall of ``fit(c)/c`` through 1 between trial diameters ``c0 < c1`` (ratios
+    ``r0 >= 1 > r1``) is a fixed point: both fits within one trial step of the bracket
+    ``[c0, c1]``. Where the fit jumps (at ``c0`` it follows a coarser structure, at ``c1`` a
+    finer one) the fall is no estimate of the fibre diameter."""
+    step = c1 / c0
+    return c0 / step <= r1 * c1 and r0 * c0 <= c1 * step
 
 
 def _profile_diameter(crop: np.ndarray, d0: float) -> float:

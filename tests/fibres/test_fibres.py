@@ -295,6 +295,18 @@ def test_estimate_diameter_within_10_percent_across_family(seed):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", range(200, 204))
+def test_estimate_diameter_thick_fibres_in_three_plies(seed):
+    # d 9-12 in a 64^3 volume, three plies (one or two fibre rows each), noisy, broken: the
+    # profile fit jumps between structures across trial scales (no stable scale, or a fall
+    # through 1 that is a jump); measured on 14 such phantoms all within 4 % (were down to
+    # -50 % / -28 %)
+    volume, truth = fibre_family(random_state=seed, diameter=(9, 12), n_plies=3,
+                                 contrast=(0.3, 0.5), noise=0.1, n_breaks=(4, 8))
+    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_estimate_diameter_thin_sharp_fibres(seed):
     # diameter 3-4 voxels, blur up to a third of the radius: the estimate keeps the fibre
