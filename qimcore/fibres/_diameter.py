@@ -198,8 +198,9 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
 
     ``fit(c)`` exceeds ``c`` below the fibre diameter and falls short of it above: the
     estimate starts from the finest trial diameter (2.4 voxels and up, steps of ``2**0.25``)
-    where ``fit(c) / c`` falls through 1 with both fits within a trial step of the two trial
-    diameters (a jump of the fit between coarser and finer structure is no fall), and is
+    where ``fit(c) / c`` falls through 1 with at least one of the two fits within a trial
+    step of the two trial diameters (a jump of both fits, from coarser to finer structure,
+    is no fall; where one fit jumped, the other is the estimate), and is
     refitted once there (the refit kept where it lies between the two trial diameters). Noise
     and coarser structure (plies, resin layers) show no such fall below the fibre scale, so
     they do not hide thin fibres. Where there is none, the estimate is the finest scale at
@@ -287,10 +288,10 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, tuple[float, float] | None]:
         if c > min(crop.shape) / 3:
             break
         r = _profile_diameter(crop, c) / c
-        if rs and rs[-1] >= 1 > r and _consistent(cs[-1], rs[-1], c, r):
-            t = (rs[-1] - 1) / (rs[-1] - r)
-            d = float(math.exp(math.log(cs[-1]) + t * (math.log(c) - math.log(cs[-1]))))
-            return d, (cs[-1], float(c))
+        if rs and rs[-1] >= 1 > r:
+            d = _fall(cs[-1], rs[-1], float(c), r)
+            if math.isfinite(d):
+                return d, (cs[-1], float(c))
         cs.append(float(c))
         rs.append(r)
         if len(rs) in (3, 4, 5) and 1 > rs[-3] > rs[-2] > rs[-1] and np.nanmax(rs) > 0.55:
@@ -299,13 +300,24 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, tuple[float, float] | None]:
     return math.nan, None
 
 
-def _consistent(c0: float, r0: float, c1: float, r1: float) -> bool:
-    """Whether a fall of ``fit(c)/c`` through 1 between trial diameters ``c0 < c1`` (ratios
-    ``r0 >= 1 > r1``) is a fixed point: both fits within one trial step of the bracket
-    ``[c0, c1]``. Where the fit jumps (at ``c0`` it follows a coarser structure, at ``c1`` a
-    finer one) the fall is no estimate of the fibre diameter."""
+def _fall(c0: float, r0: float, c1: float, r1: float) -> float:
+    """The fibre diameter at a fall of ``fit(c)/c`` through 1 between trial diameters
+    ``c0 < c1`` (ratios ``r0 >= 1 > r1``); NaN where the fall is no fixed point.
+
+    A fit within one trial step of the bracket ``[c0, c1]`` stays at the fibre's scale; one
+    farther off has jumped to other structure (at ``c0`` a coarser one, at ``c1`` a finer
+    one; a thin, blurred fibre's fit also falls short above its scale, radius and blur
+    trading off). Both fits in: the fall is interpolated in log scale; one in: that fit,
+    clipped to the bracket; none: no fixed point.
+    """
     step = c1 / c0
-    return c0 / step <= r1 * c1 and r0 * c0 <= c1 * step
+    in0, in1 = r0 * c0 <= c1 * step, r1 * c1 >= c0 / step
+    if in0 and in1:
+        t = (r0 - 1) / (r0 - r1)
+        return float(math.exp(math.log(c0) + t * math.log(step)))
+    if in0 or in1:
+        return float(np.clip(r0 * c0 if in0 else r1 * c1, c0, c1))
+    return math.nan
 
 
 def _profile_diameter(crop: np.ndarray, d0: float) -> float:

@@ -439,10 +439,11 @@ def test_long_gap_breaks_found_across_family():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(1003, 1009))
+@pytest.mark.parametrize("seed", range(1000, 1012))
 def test_estimate_diameter_thin_blurred_fibres_keep_the_fibre_scale(seed):
     # diameter 3-4 voxels, blur up to 1 voxel: radius and blur trade off in the fit, so the
-    # estimate may come out low, but never follows coarser structure (was up to +390 %)
+    # estimate may come out low, but never follows coarser structure (was up to +390 %;
+    # seed 1002 +388 % where a fit falling short above the scale was taken for a jump)
     volume, truth = fibre_family(random_state=seed, diameter=(3, 4))
     err = estimate_diameter(volume) / truth["diameter"] - 1
     assert -0.3 < err < 0.25
