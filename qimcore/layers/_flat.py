@@ -107,14 +107,20 @@ def _layer_index(shape: tuple[int, ...], heights: np.ndarray,
     return index
 
 
+def _region_histograms(values: np.ndarray, rows: np.ndarray, n_rows: int, lo: float,
+                       hi: float) -> np.ndarray:
+    """Intensity histograms ``(n_rows, _BINS)`` over ``[lo, hi]`` of ``values`` by their row
+    ``rows`` (int64, same shape, ``0 .. n_rows - 1``)."""
+    bins = np.clip(((values - lo) * (_BINS / (hi - lo))).astype(np.int64), 0, _BINS - 1)
+    return np.bincount((rows * _BINS + bins).ravel(),
+                       minlength=n_rows * _BINS).reshape(n_rows, _BINS)
+
+
 def _histograms(block: np.ndarray, *, location: tuple[slice, ...], heights: np.ndarray,
                 lo: float, hi: float) -> np.ndarray:
     """Intensity histograms of one block: below the layers, each layer, above: (n + 2, _BINS)."""
-    n_rows = len(heights) + 1
     index = _layer_index(block.shape, heights, location).astype(np.int64) + 1
-    bins = np.clip(((block - lo) * (_BINS / (hi - lo))).astype(np.int64), 0, _BINS - 1)
-    return np.bincount((index * _BINS + bins).ravel(),
-                       minlength=n_rows * _BINS).reshape(n_rows, _BINS)
+    return _region_histograms(block, index, len(heights) + 1, lo, hi)
 
 
 def _counts(block: np.ndarray, *solid: np.ndarray, location: tuple[slice, ...],
@@ -172,10 +178,11 @@ def _pore_level(hists: np.ndarray, centres: np.ndarray, cuts: np.ndarray) -> flo
     return float(centres[np.argmax(ndi.gaussian_filter1d(pooled.astype(np.float64), 1.0))])
 
 
-def _layer_thresholds(hists: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def _layer_thresholds(hists: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Per layer, the 50 % iso-level between the pore grey value and the layer's material.
 
-    ``hists`` are the histograms below the layers, of each layer and above them. The pore
+    ``hists`` are the histograms (:func:`_region_histograms` over ``[lo, hi]``) below the
+    layers, of each layer and above them. The pore
     grey value is shared by all layers and the voids around them (air): the mode of the
     voxels more than ``_TAIL`` noise deviations darker than their layer's material (than the
     darkest material outside the layers), refined once with the voxels below the resulting
@@ -183,6 +190,7 @@ def _layer_thresholds(hists: np.ndarray, centres: np.ndarray) -> np.ndarray:
     below each material level.
     """
     n_layers = len(hists) - 2
+    centres = lo + (np.arange(_BINS) + 0.5) * ((hi - lo) / _BINS)
     levels = np.full(n_layers, np.nan)
     cuts = np.full(n_layers, np.inf)
     for i, counts in enumerate(hists[1:-1]):
@@ -202,8 +210,7 @@ def _thresholds(volume: Any, heights: np.ndarray) -> np.ndarray:
         raise ValueError("volume_or_mask is constant: cannot tell pores from material; "
                          "pass material= or threshold=")
     hists = _sum_blocks(_histograms, [volume], heights=heights, lo=lo, hi=hi)
-    centres = lo + (np.arange(_BINS) + 0.5) * ((hi - lo) / _BINS)
-    return _layer_thresholds(hists, centres)
+    return _layer_thresholds(hists, lo, hi)
 
 
 def _porosity(volume: Any, heights: np.ndarray, material: Any,

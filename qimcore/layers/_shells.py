@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 
 from .. import _units, _validate
-from ._flat import _BINS, _layer_thresholds, _table
+from ._flat import _layer_thresholds, _region_histograms, _table
 
 __all__ = ["ShellLayers", "shell_layers"]
 
@@ -116,12 +116,8 @@ def _thresholds(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.nda
     if lo == hi:
         raise ValueError("volume is constant: cannot tell pores from material; "
                          "pass material= or threshold=")
-    bins = np.clip(((stack - lo) * (_BINS / (hi - lo))).astype(np.int64), 0, _BINS - 1)
     rows = np.clip(regions.astype(np.int64), 0, n_layers + 1)      # below, layers, above
-    hists = np.bincount((rows * _BINS + bins).ravel(),
-                        minlength=(n_layers + 2) * _BINS).reshape(n_layers + 2, _BINS)
-    centres = lo + (np.arange(_BINS) + 0.5) * ((hi - lo) / _BINS)
-    return _layer_thresholds(hists, centres)
+    return _layer_thresholds(_region_histograms(stack, rows, n_layers + 2, lo, hi), lo, hi)
 
 
 def _dark(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.ndarray:
