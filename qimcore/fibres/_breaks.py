@@ -107,6 +107,7 @@ def _open_end_gaps(vol: np.ndarray, lines: list[np.ndarray], profiles: list[np.n
     upper = np.asarray(vol.shape, float) - 1
     n_dir = max(3, int(2 * diameter / _STEP))
     back = int(round(diameter / _STEP))  # samples taken back inside the track
+    ang = np.linspace(0, 2 * np.pi, 6, endpoint=False)
     rows = []
     for i in fibres:
         level = (levels[i] + matrix) / 2
@@ -125,7 +126,6 @@ def _open_end_gaps(vol: np.ndarray, lines: list[np.ndarray], profiles: list[np.n
                 continue  # the track ends at the face
             t = np.arange(-back, int(reach / _STEP) + 1) * _STEP
             ray = seg[-1] + t[:, None] * v
-            ang = np.linspace(0, 2 * np.pi, 6, endpoint=False)
             frame = _frame(v)
             offs = [np.zeros(3)] + [r / 2 * (np.cos(a) * frame[1] + np.sin(a) * frame[2])
                                     for a in ang]
@@ -136,10 +136,10 @@ def _open_end_gaps(vol: np.ndarray, lines: list[np.ndarray], profiles: list[np.n
                 if not back / 2 <= lo <= 2 * back:
                     break  # no fibre along the line before the end, or no gap after it
                 after = prof[int(np.ceil(hi)):]
-                resumed = np.flatnonzero(after < level)
-                run = resumed[0] if len(resumed) else len(after)
+                lost = np.flatnonzero(after < level)  # the material after the gap ends
+                run = lost[0] if len(lost) else len(after)
                 if hi >= len(prof) - 1 or run * _STEP < (
-                        2.0 if len(resumed) == 0 else max(2.0, r)):
+                        2.0 if len(lost) == 0 else max(2.0, r)):
                     break  # no material after the gap: a fibre end, or the track's own loss
                 gap = (hi - lo) * _STEP
                 if min_gap <= gap <= max_gap:

@@ -260,10 +260,16 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     # and its refit at its own result stay within a trial step (2**0.25) of it
     log_d = _log_diameter(crop)
     first = _profile_diameter(crop, log_d)
-    if not 2**-0.25 < first / log_d < 2**0.25:  # no fit (nan), or no fibre profile there
+    if not _within_a_step(first, log_d):  # no fit (nan), or no fibre profile there
         return log_d
     final = _profile_diameter(crop, first)
-    return final if 2**-0.25 < final / log_d < 2**0.25 else log_d
+    return final if _within_a_step(final, log_d) else log_d
+
+
+def _within_a_step(d: float, reference: float) -> bool:
+    """Whether ``d`` lies within one trial step (``2**0.25``) of ``reference`` (False for
+    NaN)."""
+    return 2**-0.25 < d / reference < 2**0.25
 
 
 def _fixed_point(crop: np.ndarray) -> tuple[float, tuple[float, float] | None]:
