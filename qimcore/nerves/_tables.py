@@ -309,8 +309,8 @@ def nerve_table(tracks: Sequence[NerveTrack], voxel_size: Any = 1.0, *,
     disc within ``R sin(theta)`` along ``z`` of it (``R`` the fibre radius), so the slices
     within that distance plus one slice of a node slice are left out (where that leaves no
     measured slice, those farther than half that distance are used; NaN where there are
-    none either: every measured slice lies near a node); every diameter is measured perpendicular to the
-    nerve's centre line (see :func:`nerve_slices`).
+    none either: every measured slice lies near a node); every diameter is measured
+    perpendicular to the nerve's centre line (see :func:`nerve_slices`).
 
     Parameters
     ----------
