@@ -345,6 +345,7 @@ CASES: list[Case] = [
     ("track_fibres", "max_gap", V, lambda t: fibres.track_fibres(VOL, 4, max_gap=-5)),
     ("track_fibres", "threshold", V, lambda t: fibres.track_fibres(VOL, 4, threshold=-1)),
     ("track_fibres", "threshold", V, lambda t: fibres.track_fibres(VOL, 4, threshold=np.nan)),
+    ("track_fibres", "min_snr", V, lambda t: fibres.track_fibres(VOL, 4, min_snr=-1)),
     ("track_fibres", "max_groups", V, lambda t: fibres.track_fibres(VOL, 4, max_groups=0)),
     ("track_fibres", "momentum", V, lambda t: fibres.track_fibres(VOL, 4, momentum=2)),
     ("track_fibres", "min_length", V, lambda t: fibres.track_fibres(VOL, 4, min_length=-1)),

@@ -6,39 +6,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage as ndi
 
 from .. import _units, _validate
+from ._core import _STEP, _core_levels, _core_profile, _matrix_level, _profile_noise, _resample
 from ._diameter import estimate_diameter
 from ._geometry import _check_tracks, _facing_ends, _frame, _unit_direction
 
-_STEP = 0.5  # voxels between samples along a centre line
 _SIGNIFICANCE = 3.0  # noise sigmas between a fibre's level and its half-way (gap) level
 _COLUMNS = {"track_a": np.int64, "track_b": np.int64, "z": float, "y": float, "x": float,
             "gap": float}
-
-
-def _resample(pts: np.ndarray) -> np.ndarray:
-    """The polyline through ``pts`` at steps of ``_STEP`` voxels of arc length."""
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    s = np.concatenate([[0], np.cumsum(seg)])
-    t = np.arange(0, s[-1] + 1e-9, _STEP)
-    return np.column_stack([np.interp(t, s, pts[:, k]) for k in range(3)])
-
-
-def _core_profile(vol: np.ndarray, line: np.ndarray, radius: float) -> np.ndarray:
-    """Mean intensity of the fibre core (the axis and 8 points at half the radius, in the plane
-    perpendicular to the local direction) at every point of a resampled centre line."""
-    tan = ndi.gaussian_filter1d(line, max(1.0, radius / _STEP), axis=0, order=1,
-                                mode="nearest")
-    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-12)
-    ang = np.linspace(0, 2 * np.pi, 8, endpoint=False)
-    frames = _frame(tan)
-    ring = (np.cos(ang)[None, :, None] * frames[:, None, 1]
-            + np.sin(ang)[None, :, None] * frames[:, None, 2])  # (n, 8, 3)
-    pts = np.concatenate([line[:, None], line[:, None] + 0.5 * radius * ring], 1)
-    val = ndi.map_coordinates(vol, pts.reshape(-1, 3).T, order=1, mode="nearest")
-    return val.reshape(pts.shape[:2]).mean(1)
 
 
 def _runs_below(profile: np.ndarray, level: float) -> list[tuple[float, float]]:
@@ -53,28 +29,6 @@ def _runs_below(profile: np.ndarray, level: float) -> list[tuple[float, float]]:
             if b < len(profile) else b - 1
         runs.append((float(lo), float(hi)))
     return runs
-
-
-def _profile_noise(profiles: list[np.ndarray | None], diameter: float) -> float:
-    """Noise of the core profiles: 1.4826 times the median absolute deviation of the
-    profiles from their running median over two diameters, pooled over all profiles."""
-    w = max(3, int(round(2 * diameter / _STEP)) | 1)
-    res = [p - ndi.median_filter(p, w, mode="nearest") for p in profiles if p is not None]
-    if not res:
-        return 0.0
-    return 1.4826 * float(np.median(np.abs(np.concatenate(res))))
-
-
-def _matrix_level(vol: np.ndarray, lines: list[np.ndarray], diameter: float) -> float:
-    """Median grey value of the voxels farther than one diameter from every track."""
-    near = np.zeros(vol.shape, bool)
-    for line in lines:
-        idx = np.clip(np.round(line).astype(int), 0, np.asarray(vol.shape) - 1)
-        near[tuple(idx.T)] = True
-    far = ndi.distance_transform_edt(~near) > diameter
-    if far.sum() >= 64:
-        return float(np.median(vol[far]))
-    return float(np.quantile(vol, 0.05))
 
 
 def _exit_distance(point: np.ndarray, direction: np.ndarray, upper: np.ndarray) -> float:
@@ -171,9 +125,7 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
         j0 = _resample(a).shape[0] - 1  # the straight jump from a's end to b's start
         junction = (j0 - 1, j0 + 1 + np.linalg.norm(b[0] - a[-1]) / _STEP)
         items.append((ea // 2, eb // 2, line, junction))
-    profiles = [_core_profile(vol, line, r) if len(line) >= 3 else None
-                for _, _, line, _ in items]
-    levels = np.array([np.median(p) if p is not None else np.nan for p in profiles])
+    profiles, levels = _core_levels(vol, [line for _, _, line, _ in items], r)
     # a fibre's level stands out of the matrix: by 2 * _SIGNIFICANCE noise sigmas (so the
     # half-way level is that far below it) and by half the contrast of such tracks
     above = levels - matrix

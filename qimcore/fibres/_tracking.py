@@ -13,6 +13,7 @@ from scipy.spatial import cKDTree
 
 from .. import _validate
 from .._filters import gaussian
+from ._core import _snr
 from ._diameter import estimate_diameter
 from ._geometry import _facing_ends, _frame, _join
 from ._orientation import _orientation_np
@@ -137,7 +138,7 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
                  max_gap: int | None = None, max_step: float | None = None,
                  threshold: float = 0.25, bright: bool = True, momentum: float = 0.7,
                  random_state: int | None = 0, progress: bool = False,
-                 orientation: Any = None) -> list[np.ndarray]:
+                 orientation: Any = None, min_snr: float = 6.0) -> list[np.ndarray]:
     """Track fibres running in any direction, including several plies in one volume.
 
     1. The structure-tensor direction (:func:`orientation`, ``sigma = d/4``, ``rho = d``) is
@@ -153,6 +154,15 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
        own drift; a track survives up to ``max_gap`` sections without a detection.
     5. Track ends that face each other within ``max_gap + 1`` voxels (e.g. where a fibre
        passes from one ply group to another) are joined.
+    6. Tracks whose core (the mean grey value of the axis and of 8 points at half the
+       radius, every half voxel along the track; its median) stands less than ``min_snr``
+       noise deviations above the matrix (the median of the voxels farther than a diameter
+       from every track) follow noise between fibres, not a fibre, and are dropped. The noise
+       is 1.4826 times the median absolute deviation of the core profiles from their running
+       median over two diameters, pooled over all tracks, so it comes from the data. On the
+       fibre family (contrast / noise 3-30) true tracks stand 8.8 sigma and more above the
+       matrix and tracks following noise at most 2.2; on the real fibre sample the 1st
+       percentile of the tracks is about 15 sigma.
 
     Parameters
     ----------
@@ -186,6 +196,9 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     orientation : (3, Z, Y, X) array_like, optional
         A fibre direction field from :func:`orientation` computed on ``volume`` (any scales),
         used instead of computing one with ``sigma = d/4``, ``rho = d``.
+    min_snr : float, optional
+        Lowest level of a kept track's core above the matrix, in noise deviations (step 6);
+        0 keeps every track.
 
     Returns
     -------
@@ -197,8 +210,8 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     TypeError
         If ``volume`` is a dask array.
     ValueError
-        If ``volume`` is not 3D or not finite, ``fibre_diameter`` is not > 0, or
-        ``orientation`` is not a ``(3,) + volume.shape`` field.
+        If ``volume`` is not 3D or not finite, ``fibre_diameter`` is not > 0, ``min_snr`` is
+        negative, or ``orientation`` is not a ``(3,) + volume.shape`` field.
 
     See Also
     --------
@@ -222,6 +235,7 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
             raise ValueError(f"orientation must have shape {(3,) + volume.shape}, got "
                              f"{orientation.shape}")
     _validate.in_range(threshold, "threshold", 0)
+    _validate.in_range(min_snr, "min_snr", 0)
     if max_gap is not None:
         _validate.in_range(max_gap, "max_gap", 0, integer=True)
     if fibre_diameter is not None:
@@ -294,5 +308,10 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
     # 5. close gaps: join ends that face each other within max_gap (also across plies)
     links = [pair[:2] for pair, _ in _facing_ends(tracks, max_gap + 1.0, max_step, 30.0)]
     tracks = _join(tracks, links)
-    return [t for t in tracks if np.linalg.norm(t[-1] - t[0]) >= min_length]
+    tracks = [t for t in tracks if np.linalg.norm(t[-1] - t[0]) >= min_length]
+    # 6. drop tracks whose core does not stand out of the matrix: they follow noise
+    if min_snr > 0 and tracks:
+        snr = _snr(vol, tracks, d)
+        tracks = [t for t, s in zip(tracks, snr, strict=True) if not s < min_snr]
+    return tracks
 

@@ -404,23 +404,29 @@ def test_track_end_without_material_beyond_is_no_break():
     assert find_breaks(tracks, volume=cut, fibre_diameter=6.0).empty
 
 
-def test_tracks_through_noise_give_no_breaks():
+@pytest.mark.parametrize(("seed", "diameter"), [(0, 8.0), (1, 5.0)])
+def test_tracks_through_noise_are_dropped_and_give_no_breaks(seed, diameter):
     # tracks that follow noise maxima: their level does not stand out of the matrix by several
-    # noise sigmas of the core profile, so their dips are no breaks
-    volume = np.random.default_rng(0).normal(0, 0.1, (48, 48, 48)).astype(np.float32)
-    tracks = track_fibres(volume, 8.0)
+    # noise sigmas of the core profile, so track_fibres drops them and, kept, their dips are
+    # no breaks
+    volume = np.random.default_rng(seed).normal(0, 0.1, (48, 48, 48)).astype(np.float32)
+    assert track_fibres(volume, diameter) == []
+    tracks = track_fibres(volume, diameter, min_snr=0)
     assert len(tracks) > 10
-    assert find_breaks(tracks, volume=volume, fibre_diameter=8.0).empty
+    assert find_breaks(tracks, volume=volume, fibre_diameter=diameter).empty
 
 
 @pytest.mark.slow
 def test_few_thick_noisy_fibres_give_no_false_breaks():
     """Three thick fibres against the faces at contrast / noise 3: the tracker also follows
-    noise (the diameter estimate is 18 % low), no break is reported along those tracks."""
+    noise between them; those tracks are dropped by default (``min_snr``), and kept they
+    give no break."""
     volume, truth = fibre_family(random_state=5012, n_breaks=(4, 8), contrast=(0.3, 0.5),
                                  noise=0.1)
-    tracks = track_fibres(volume)
     true = np.concatenate(truth["tracks"])
+    off = [cKDTree(true).query(t)[0].mean() > truth["diameter"] for t in track_fibres(volume)]
+    assert len(off) >= 3 and not any(off)
+    tracks = track_fibres(volume, min_snr=0)
     assert sum(cKDTree(true).query(t)[0].mean() > truth["diameter"] for t in tracks) > 10
     _, ok = _break_hits(find_breaks(tracks, volume=volume), truth, truth["diameter"])
     assert ok.all()
