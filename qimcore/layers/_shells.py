@@ -77,9 +77,17 @@ def _region_means(unfolded: np.ndarray, regions: Sequence[str | None]) -> list[f
             for kind in regions]
 
 
-def _bright(edges: Sequence[str]) -> np.ndarray:
-    """Whether each of the ``n_surfaces + 1`` regions is bright (material) by its edges."""
-    return np.array([edges[0] == "falling"] + [e == "rising" for e in edges])
+def _bright(stack: np.ndarray, labels: np.ndarray, n_regions: int) -> np.ndarray:
+    """Whether each region is material: its median grey above Otsu's threshold of the slices.
+
+    A layer darker than its neighbour (a falling edge between two layers) is material all the
+    same; an empty region counts as dark.
+    """
+    from skimage.filters import threshold_otsu
+
+    level = threshold_otsu(stack.ravel())
+    return np.array([bool(np.any(labels == k)) and float(np.median(stack[labels == k])) > level
+                     for k in range(n_regions)])
 
 
 def _voxel_polar(shape: tuple[int, int], centres: np.ndarray, n_angles: int
@@ -132,7 +140,7 @@ def _dark(stack: np.ndarray, regions: np.ndarray, n_layers: int) -> np.ndarray:
 
 
 def _pore_radius(dark: np.ndarray, regions: np.ndarray, bright: np.ndarray,
-                 radius: np.ndarray) -> np.ndarray:
+                 radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Radius (pixels) of a disk that bridges the pores of the bright layers, per region.
 
     Pores are the ``dark`` pixels of the bright layers; ``p``, the largest distance from a
@@ -149,14 +157,18 @@ def _pore_radius(dark: np.ndarray, regions: np.ndarray, bright: np.ndarray,
     while faces curved less than the disk (convex ones, concave ones of radius above
     ``4 p``) stay. The bright layers take the smallest of these radii (their pores are
     bridged by the disk of the gap in front, :func:`_disk_map`). Returns one radius per
-    region, ``(n_surfaces + 1,)`` int.
+    region, ``(n_surfaces + 1,)`` int, and each region's ``p`` (0 for dark regions and
+    layers without pores wider than a pixel), ``(n_surfaces + 1,)`` float.
     """
     n_layers = len(bright) - 2
     pores = dark & (regions >= 1) & (regions <= n_layers) & bright[regions]
-    reach = max((float(ndi.distance_transform_edt(d)[p].max(initial=0.0))
-                 for d, p in zip(dark, pores)), default=0.0)
-    if reach <= 1:                       # one-pixel specks: noise, nothing to fill
-        return np.zeros(len(bright), np.int64)
+    depth = np.stack([ndi.distance_transform_edt(d) for d in dark])
+    layer_reach = np.array([float(depth[pores & (regions == k)].max(initial=0.0))
+                            for k in range(len(bright))])
+    layer_reach[layer_reach <= 1] = 0.0  # one-pixel specks: noise, nothing to fill
+    reach = float(layer_reach.max())
+    if reach == 0:
+        return np.zeros(len(bright), np.int64), layer_reach
     cap = 2 * np.ceil(reach)
     limits = np.full(len(bright), cap)
     width = np.diff(radius, axis=0)
@@ -167,7 +179,7 @@ def _pore_radius(dark: np.ndarray, regions: np.ndarray, bright: np.ndarray,
     if not bright[-1]:
         limits[-1] = 2 * cap             # open outside: mouths twice as wide, see above
     limits[bright] = limits.min()
-    return np.maximum(limits, 0).astype(np.int64)
+    return np.maximum(limits, 0).astype(np.int64), layer_reach
 
 
 def _crossings(samples: np.ndarray, radii: np.ndarray, heights: np.ndarray,
@@ -249,6 +261,77 @@ def _fill_pores(stack: np.ndarray, disks: np.ndarray, dark: np.ndarray) -> np.nd
         weight = ndi.gaussian_filter((~pores).astype(np.float32), sizes[0] / 2)
         total = ndi.gaussian_filter(np.where(pores, 0, image).astype(np.float32), sizes[0] / 2)
         filled[bridged] = total[bridged] / np.maximum(weight[bridged], 1e-6)
+    return out
+
+
+def _local_quadratic(values: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray:
+    """Weighted local quadratic fit along the last (cyclic) axis, Gaussian window ``sigma``.
+
+    Each sample is replaced by the value at its own position of the quadratic that fits the
+    samples around it, weighted by ``weights`` times a Gaussian of their distance; a quadratic
+    follows a curved face without the shrinkage of a plain average.
+    """
+    half = int(np.ceil(3 * sigma))
+    t = np.arange(-half, half + 1, dtype=float)
+    kernel = np.exp(-0.5 * (t / sigma) ** 2)
+
+    def window_sum(a: np.ndarray, power: int) -> np.ndarray:
+        return ndi.correlate1d(a, kernel * t ** power, axis=-1, mode="wrap")
+
+    m = [window_sum(weights, k) for k in range(5)]
+    b = np.stack([window_sum(weights * values, k) for k in range(3)], axis=-1)
+    normal = np.stack([np.stack(m[i:i + 3], axis=-1) for i in range(3)], axis=-2)
+    normal += 1e-9 * np.eye(3)
+    return np.linalg.solve(normal, b[..., None])[..., 0, 0]
+
+
+def _smooth_faces(radius: np.ndarray, bright: np.ndarray, pore: np.ndarray) -> np.ndarray:
+    """Faces of the walls smoothed across the pore mouths, ``radius`` ``(n_surfaces, Z, A)``.
+
+    Pores cut open at a face (mouths) make the found face dip into the wall, and sub-pixel
+    faces wobble from ray to ray. A face next to the open inside or outside (the first or
+    last region dark) is smooth at the scale of the pores: it is refitted around each slice
+    by a weighted local quadratic (:func:`_local_quadratic`, Gaussian window of ``3 pore``
+    pixels of arc), where the rays that dip into the wall by more than 2.5 noise deviations
+    (estimated from the rays outside the fit), and at least a quarter pixel, weigh nothing
+    (five rounds); so a mouth is bridged at the height of the face around it, as a polar
+    grid sees a round face. A face between two material layers is refitted the same way,
+    dips on both sides left out. Faces of a dark layer between two surfaces (chambers,
+    whose corners are real) are kept, and so is any stretch of a face that runs oblique
+    to the rays (slope ``|dr / (r dθ)|`` above 0.3 within the window), where the polar
+    grid is a poor chart for it.
+    """
+    out = radius.copy()
+    n_surfaces, _, n_angles = radius.shape
+    dtheta = 2 * np.pi / n_angles
+    for i in range(n_surfaces):
+        inner, outer = bright[i], bright[i + 1]
+        open_face = inner != outer and ((i == 0 and not inner)
+                                        or (i == n_surfaces - 1 and not outer))
+        if not (open_face or (inner and outer)):
+            continue
+        sigma = 3 * max(pore[i], pore[i + 1]) / (max(float(radius[i].mean()), 1.0) * dtheta)
+        if sigma < 0.5:
+            continue
+        side = 1.0 if inner else -1.0       # mouths dip towards the material: low side * r
+        u = side * radius[i]
+        weights = np.ones_like(u)
+        for _ in range(5):
+            fit = _local_quadratic(u, weights, sigma)
+            residual = u - fit
+            if open_face:
+                above = residual[residual > 0]
+                scale = 1.4826 * float(np.median(above)) if above.size else 0.0
+                weights = (residual > -max(2.5 * scale, 0.25)).astype(float)
+            else:
+                scale = 1.4826 * float(np.median(np.abs(residual[weights > 0])))
+                weights = (np.abs(residual) < max(2.5 * scale, 0.25)).astype(float)
+        fit = _local_quadratic(u, weights, sigma)
+        slope = np.abs(np.roll(fit, -1, -1) - np.roll(fit, 1, -1)) / (
+            2 * dtheta * np.maximum(np.abs(fit), 1e-12))
+        oblique = ndi.maximum_filter1d(slope, 2 * int(np.ceil(sigma)) + 1, axis=-1,
+                                       mode="wrap") > 0.3
+        out[i] = side * np.where(oblique, u, fit)
     return out
 
 
@@ -432,15 +515,17 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
                                max_distance=max_distance, region_cost=region, wrap=grid.wrap)
 
     rho, ray = _voxel_polar(stack.shape[1:], centres, n_angles)
-    bright = _bright(edges)
     unfolded = grid.sample(stack)                                        # (R, Z, A)
     heights = search(unfolded)
     n_layers = len(edges) - 1
     first = np.maximum(r[heights] - 0.5 * step, 0.0)
     labels = _voxel_layers(rho, ray, first)
+    bright = _bright(stack, labels, len(edges) + 1)
     dark = _dark(stack, labels, n_layers)
-    disks = (_pore_radius(dark, labels, bright, first) if fill is None
-             else np.full(len(bright), int(fill)))
+    if fill is None:
+        disks, pore = _pore_radius(dark, labels, bright, first)
+    else:
+        disks, pore = np.full(len(bright), int(fill)), np.where(bright, fill / 2, 0.0)
     fill = int(disks.max())
     filled = _fill_pores(stack, _disk_map(disks, bright, rho, ray, first), dark)
     if fill:
@@ -454,7 +539,9 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
                      for k in range(len(edges) + 1)])                 # each region's grey
     rising = np.array([p == "dark-to-bright" for p in polarity])
     levels = np.where((grey[1:] > grey[:-1]) == rising, 0.5 * (grey[1:] + grey[:-1]), np.nan)
-    radius = _crossings(unfolded_filled, r, heights, levels, rising)
+    radius = _crossings(unfolded, r, heights, levels, rising)
+    if fill:
+        radius = _smooth_faces(radius, bright, pore)
     labels = _voxel_layers(rho, ray, radius)
     layer = labels.astype(np.int64) - 1
     inside = (layer >= 0) & (layer < n_layers)

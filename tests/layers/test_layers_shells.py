@@ -51,7 +51,10 @@ def test_shell_layers_smooth_across_slices_with_moving_centre():
                        radii=np.arange(24.0), n_angles=48, delta=(1, 2), voxel_size=0.5,
                        regions=("void", None, None, "void"), threshold=0.25)
     assert np.abs(np.diff(res.heights, axis=1)).max() <= 1                 # along z: delta 1
-    assert (res.heights[0] == 9).all() and (res.heights[2] == 21).all()
+    # the pores of the outer ring are filled by disks that fit the hole (r < 8.5) loosely on
+    # the pixel grid, so the inner surface's sample may drop by one; its radius may not
+    assert (res.heights[0] >= 8).all() and (res.heights[0] <= 9).all()
+    assert (res.heights[2] == 21).all() and np.abs(res.radius[0] - 8.5).max() < 0.5
     np.testing.assert_allclose(res.table["thickness_mean"], [3.0, 3.0], atol=0.1)
     np.testing.assert_allclose(res.table["porosity"], [0.0, _band_porosity()], atol=0.005)
     ring = np.pi * np.array([14.5 ** 2 - 8.5 ** 2, 20.5 ** 2 - 14.5 ** 2]) * 0.5 ** 3 * 12
