@@ -310,7 +310,7 @@ def _smooth_faces(radius: np.ndarray, bright: np.ndarray, pore: np.ndarray) -> n
                                         or (i == n_surfaces - 1 and not outer))
         if not (open_face or (inner and outer)):
             continue
-        sigma = 3 * max(pore[i], pore[i + 1]) / (max(float(radius[i].mean()), 1.0) * dtheta)
+        sigma = 4 * max(pore[i], pore[i + 1]) / (max(float(radius[i].mean()), 1.0) * dtheta)
         if sigma < 0.5:
             continue
         side = 1.0 if inner else -1.0       # mouths dip towards the material: low side * r
