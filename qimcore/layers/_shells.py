@@ -336,6 +336,41 @@ def _smooth_faces(radius: np.ndarray, bright: np.ndarray, pore: np.ndarray) -> n
     return out
 
 
+def _align_faces(radius: np.ndarray, found: np.ndarray, bright: np.ndarray, stack: np.ndarray,
+                 rho: np.ndarray, ray: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Faces between material and a gap shifted, per slice, onto the pixels' own boundary.
+
+    Along a ray the sub-pixel crossing of a pixelated step lies anywhere between the last
+    pixel centre on one side and the first on the other, so its mean over the rays depends
+    on the phase of the face against the pixel grid (up to 0.2 pixel). Each such face of
+    ``radius`` ``(n_surfaces, Z, A)`` is moved, in each slice, by the offset (within
+    ±0.75 pixel, steps of 0.05; the middle of the best ones) that puts the most pixels
+    within 1.5 pixels of it on their own side: brighter than the face's level on the
+    material side, the others on the gap side. Only pixels next to rays where the face
+    was ``found`` within half a pixel of ``radius`` count (not those across a bridged mouth).
+    """
+    out = radius.copy()
+    n_angles = radius.shape[-1]
+    j = np.floor(ray).astype(np.int64) % n_angles
+    w = ray - np.floor(ray)
+    k = np.arange(len(rho))[:, None, None]
+    offsets = np.linspace(-0.75, 0.75, 31)
+    for i in range(len(radius)):
+        if bright[i] == bright[i + 1] or not np.isfinite(levels[i]):
+            continue
+        distance = rho - ((1 - w) * radius[i][k, j] + w * radius[i][k, (j + 1) % n_angles])
+        kept = np.abs(found[i] - radius[i]) < 0.5
+        near = np.where(w < 0.5, kept[k, j], kept[k, (j + 1) % n_angles])
+        band = (np.abs(distance) < 1.5) & near
+        inner = (stack > levels[i]) == bright[i]           # on the inner side by grey value
+        for z in range(len(rho)):
+            d, side = distance[z][band[z]], inner[z][band[z]]
+            if d.size:
+                errors = ((d[None] < offsets[:, None]) != side[None]).sum(axis=1)
+                out[i, z] += offsets[errors == errors.min()].mean()
+    return out
+
+
 def _polar_thickness(r: np.ndarray, z: np.ndarray, n_angles: int, sigma: float) -> np.ndarray:
     """Normal thickness of layers between polar surfaces ``r`` (µm), (n_surfaces, Z, A)."""
     dr = np.diff(r, axis=0)
@@ -482,7 +517,7 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     >>> res.heights.shape, np.unique(res.heights, axis=1)[:, 0, :4].tolist()
     ((2, 6, 32), [[9, 9, 9, 9], [15, 15, 15, 15]])
     >>> round(float(res.table["thickness_mean"][0]) / 2.0, 1)   # voxels of 2 µm; the ring: 6
-    6.2
+    6.0
     """
     from skimage.filters import threshold_otsu
 
@@ -558,9 +593,9 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
                      for k in range(len(edges) + 1)])                 # each region's grey
     rising = np.array([p == "dark-to-bright" for p in polarity])
     levels = np.where((grey[1:] > grey[:-1]) == rising, 0.5 * (grey[1:] + grey[:-1]), np.nan)
-    radius = _crossings(unfolded, r, heights, levels, rising)
-    if fill:
-        radius = _smooth_faces(radius, bright, pore)
+    found = _crossings(unfolded, r, heights, levels, rising)
+    radius = _smooth_faces(found, bright, pore) if fill else found
+    radius = _align_faces(radius, found, bright, stack, rho, ray, levels)
     labels = _voxel_layers(rho, ray, radius)
     layer = labels.astype(np.int64) - 1
     inside = (layer >= 0) & (layer < n_layers)
