@@ -31,7 +31,8 @@ class ShellLayers:
         profile crosses the grey value half-way between the median grey values of the
         (pore-filled) regions on either side, next to ``heights`` (half-way between samples
         ``heights - 1`` and ``heights`` where it does not cross there); the faces of porous
-        walls then refitted across the pores cut open at them (see :func:`shell_layers`).
+        walls then refitted across the pores cut open at them and the faces of the walls
+        aligned onto the pixels' boundary in each slice (see :func:`shell_layers`).
     thickness : (n_layers, Z, n_angles) float32 ndarray
         Thickness of each layer along its normal (µm), from ``radius``: the thickness maps
         over slice × angle.
@@ -430,7 +431,10 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     on either side left out); faces of a dark layer between two surfaces (chambers, whose
     corners are real), stretches of a face oblique to the rays (slope
     ``|dr / (r dθ)| > 0.3``, where the polar grid is a poor chart) and faces of layers
-    without pores are kept as found.
+    without pores are kept as found. Along a ray the crossing of a pixelated step lies
+    anywhere between the pixel centres on either side, so finally each face between
+    material and a gap is shifted, per slice, by the offset (within ±0.75 pixel) that puts
+    the most pixels near it on their own side by grey value.
 
     Parameters
     ----------
@@ -499,13 +503,12 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     Notes
     -----
     Measured accuracy (``docs/accuracy.md``, 16 random ``shell_family`` walls per porosity):
-    thickness within 0.4 voxel and porosity within 1.2 percentage points for wall porosity
-    up to 30 % (1.0 pp for dense walls); two porous layers differing in grey value by 20-30 %
-    of the range: boundary within 0.25 voxel, porosity within 1.2 pp. Over 48 further
-    members the tails reach 1.8-2.4 pp up to 20 % and 3.6 pp (1.2 voxels) at 30 %: coarse
-    pores running together along a quarter of a face, and the sub-voxel crossing of a
-    pixelated step, biased by up to 0.2 voxel with the phase of the face against the pixel
-    grid. Layers differing by about the noise (10 % of the range) can be confused.
+    thickness within 0.35 voxel and porosity within 0.8 percentage points for wall porosity
+    up to 30 %; two porous layers differing in grey value by 20-30 % of the range: boundary
+    within 0.25 voxel, porosity within 1 pp. Over 48 further members the tails reach
+    1.7 pp at 10 %, 2.2 pp at 20 % and 3.6 pp (1.3 voxels) at 30 %, where coarse pores run
+    together along a quarter of a face and read low. Layers differing by about the noise
+    (10 % of the range) can be confused.
 
     Examples
     --------
