@@ -313,9 +313,10 @@ The tails, over {len(HELD_OUT)} further members (seeds {HELD_OUT[0]}-{HELD_OUT[-
 {_table(["wall porosity", "median thickness error (vox)", "max thickness error (vox)",
          "median porosity error (pp)", "max porosity error (pp)"], walls_more)}
 
-**Where it stops:** coarse pores (smoothing 1.7-2.4 voxels) at 20-30 % run together along a
-quarter of a face; the refit bridges mouths up to about twice its window, and wider ones
-still read low (up to {_worst(walls_more, 0.2, 4):.1f} pp at 20 %, {_worst(walls_more, 0.3, 4):.1f} pp and {_worst(walls_more, 0.3, 2):.1f} voxel at 30 %).
+**Where it stops:** coarse pores (smoothing 1.7-2.4 voxels) run together along a face (at
+30 % along a quarter of it); the refit bridges mouths up to about twice its window, and wider
+ones still read low (up to {_worst(walls_more, 0.1, 4):.1f} pp at 10 %, {_worst(walls_more, 0.2, 4):.1f} pp at 20 %, {_worst(walls_more, 0.3, 4):.1f} pp and {_worst(walls_more, 0.3, 2):.1f} voxel
+at 30 %).
 
 Two porous shell layers of different grey value (edges rising, rising or falling, falling),
 the boundary between them (mean radius error) and the porosity of both layers, against the
