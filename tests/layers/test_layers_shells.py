@@ -35,10 +35,11 @@ def test_shell_layers_exact_on_axis_rays():
     assert [np.unique(h).tolist() for h in res.heights] == [[9], [15], [21]]
     table = res.table
     assert list(table.columns[:4]) == LAYER_COLUMNS
-    np.testing.assert_allclose(table["thickness_mean"], [3.0, 3.0])          # 6 samples of 0.5 µm
+    # 6 samples of 0.5 µm; each face within the gap between the pixel centres on its sides
+    np.testing.assert_allclose(table["thickness_mean"], [3.0, 3.0], atol=0.05)
     np.testing.assert_allclose(table["porosity"], [0.0, _band_porosity()])
     ring = np.pi * (np.array([14.5, 20.5]) ** 2 - np.array([8.5, 14.5]) ** 2) * 0.25 * 2.0 * 16
-    np.testing.assert_allclose(table["volume"], ring)
+    np.testing.assert_allclose(table["volume"], ring, rtol=0.01)
     np.testing.assert_allclose(res.points[0, 0], [[24, 33], [33, 24], [24, 15], [15, 24]],
                                atol=1e-9)
 
@@ -51,7 +52,10 @@ def test_shell_layers_smooth_across_slices_with_moving_centre():
                        radii=np.arange(24.0), n_angles=48, delta=(1, 2), voxel_size=0.5,
                        regions=("void", None, None, "void"), threshold=0.25)
     assert np.abs(np.diff(res.heights, axis=1)).max() <= 1                 # along z: delta 1
-    assert (res.heights[0] == 9).all() and (res.heights[2] == 21).all()
+    # the pores of the outer ring are filled by disks that fit the hole (r < 8.5) loosely on
+    # the pixel grid, so the inner surface's sample may drop by one; its radius may not
+    assert (res.heights[0] >= 8).all() and (res.heights[0] <= 9).all()
+    assert (res.heights[2] == 21).all() and np.abs(res.radius[0] - 8.5).max() < 0.5
     np.testing.assert_allclose(res.table["thickness_mean"], [3.0, 3.0], atol=0.1)
     np.testing.assert_allclose(res.table["porosity"], [0.0, _band_porosity()], atol=0.005)
     ring = np.pi * np.array([14.5 ** 2 - 8.5 ** 2, 20.5 ** 2 - 14.5 ** 2]) * 0.5 ** 3 * 12
@@ -96,8 +100,8 @@ def _wall_errors(porosity, seeds=range(16)):
 
 @pytest.mark.parametrize(("porosity", "radius", "thickness", "pores"), [
     (0.0, 0.1, 0.1, 1.2),           # dense walls: sub-pixel faces
-    ((0.0, 0.1), 0.4, 0.3, 2.0),
-    ((0.1, 0.3), 0.5, 0.6, 5.0),    # pores run together into mouths wider than the disk
+    ((0.0, 0.1), 0.15, 0.2, 1.4),
+    ((0.1, 0.3), 0.3, 0.5, 2.0),    # pores run together into mouths: faces refitted across
 ])
 def test_closed_porous_wall_across_family(porosity, radius, thickness, pores):
     """One porous wall around an off-centre axis, 16 random members of the family (grey
@@ -106,6 +110,24 @@ def test_closed_porous_wall_across_family(porosity, radius, thickness, pores):
     assert r_err.max() <= radius
     assert np.abs(t_err).max() <= thickness and t_err.max() <= 0.25     # never much too thick
     assert np.abs(p_err).max() <= pores
+
+
+def test_two_porous_shell_layers_across_family():
+    """Two porous layers of different grey value (contrast 0.2-0.3 of the range, pores 0-30 %
+    per layer, noise 2-15 %): surfaces, thickness and porosity of both layers, 6 members."""
+    errors = []
+    for seed in range(6):
+        volume, truth = shell_family(random_state=seed, shape=(4, 96, 96), n_layers=2,
+                                     porosity=(0.0, 0.3), contrast=(0.2, 0.3))
+        grey = truth["grey"]
+        edges = ["rising", "rising" if grey[1] > grey[0] else "falling", "falling"]
+        res = shell_layers(volume, edges, center=truth["center"], radii=np.arange(46.0),
+                           n_angles=72)
+        errors.append([np.abs(res.radius.mean(axis=(1, 2)) - truth["radii"]).max(),
+                       np.abs(res.table["thickness_mean"] - truth["thickness"]).max(),
+                       100 * np.abs(res.table["porosity"] - truth["porosity"]).max()])
+    radius, thickness, pores = np.max(errors, axis=0)
+    assert radius <= 0.3 and thickness <= 0.45 and pores <= 2.0
 
 
 def test_shell_layers_fill():
@@ -136,3 +158,29 @@ def test_concentric_shells_truth():
     assert (volume[truth["layer"] < 0] == 0).all()
     with pytest.raises(ValueError, match="shape"):
         concentric_shells((3, 32, 32), (6.0, 8.0), (0.0, 0.1), inner_radius=10.0)
+
+
+def test_smooth_faces_bridges_mouths_and_keeps_oblique_faces():
+    from qimcore.layers._shells import _smooth_faces
+
+    rng = np.random.default_rng(0)
+    n_angles = 120
+    face = 20.0 + 0.05 * rng.standard_normal((1, 3, n_angles))      # outer face, wobbling
+    mouths = face.copy()
+    mouths[..., 10:16] -= 2.0                                        # mouths 6 rays wide
+    mouths[..., 60:63] -= 1.0
+    inside = np.full_like(face, 8.0)
+    bright = np.array([False, True, False])                          # hole, wall, outside
+    pore = np.array([0.0, 2.0, 0.0])                                 # 4 p: 8 px, ~7.6 rays
+    out = _smooth_faces(np.concatenate([inside, mouths]), bright, pore)
+    np.testing.assert_allclose(out[1], 20.0, atol=0.1)               # bridged, wobble gone
+    np.testing.assert_allclose(out[0], 8.0)
+    # a face running oblique to the rays (|dr / (r dθ)| = 0.5: a corner of the outline off
+    # the unfolding's centre) is kept as found
+    corner = face.copy()
+    corner[..., 30:61] += 0.5 * 20.0 * 2 * np.pi / n_angles * (15 - np.abs(np.arange(31) - 15))
+    out = _smooth_faces(np.concatenate([inside, corner]), bright, pore)
+    np.testing.assert_array_equal(out[1:, ..., 32:59], corner[..., 32:59])
+    # dense layers (no pores): nothing to refit
+    same = _smooth_faces(np.concatenate([inside, mouths]), bright, np.zeros(3))
+    np.testing.assert_array_equal(same, np.concatenate([inside, mouths]))
