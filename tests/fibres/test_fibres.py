@@ -295,6 +295,16 @@ def test_estimate_diameter_within_10_percent_across_family(seed):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_estimate_diameter_packed_fibres_not_widened_by_neighbours(seed):
+    # the neighbours raise the mean profile beyond the fibre's edge; a background rising from
+    # the axis let the fit take a larger, more blurred disc (seeds 2 and 3: +10.5 %, +11.3 %;
+    # now +2 %); measured on 100 family members 98 within 10 %
+    volume, truth = fibre_family(random_state=seed, n_breaks=(4, 8))
+    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(200, 204))
 def test_estimate_diameter_thick_fibres_in_three_plies(seed):
     # d 9-12 in a 64^3 volume, three plies (one or two fibre rows each), noisy, broken: the
