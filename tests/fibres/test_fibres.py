@@ -295,6 +295,16 @@ def test_estimate_diameter_within_10_percent_across_family(seed):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_estimate_diameter_packed_fibres_not_widened_by_neighbours(seed):
+    # the neighbours raise the mean profile beyond the fibre's edge; a background rising from
+    # the axis let the fit take a larger, more blurred disc (seeds 2 and 3: +10.5 %, +11.3 %;
+    # now +2 %); measured on 100 family members 98 within 10 %
+    volume, truth = fibre_family(random_state=seed, n_breaks=(4, 8))
+    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(200, 204))
 def test_estimate_diameter_thick_fibres_in_three_plies(seed):
     # d 9-12 in a 64^3 volume, three plies (one or two fibre rows each), noisy, broken: the
@@ -310,11 +320,12 @@ def test_estimate_diameter_thick_fibres_in_three_plies(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_estimate_diameter_thin_sharp_fibres(seed):
     # diameter 3-4 voxels, blur up to a third of the radius: the estimate keeps the fibre
-    # scale (noise and the plies no longer take it over: was up to +390 %); measured on 24
-    # such phantoms 19 within 10 %, worst +16.6 % (radius and blur trade off below d = 3.5)
+    # scale (noise and the plies no longer take it over: was up to +390 %); measured on 12
+    # such phantoms (seeds 3000-3011) all within 10 %, worst -7.8 % (was 19 of 24, worst
+    # +16.6 %, before the neighbours' background started at the fibre's edge)
     volume, truth = fibre_family(random_state=3000 + seed, shape=(48, 48, 48), diameter=(3, 4),
                                  blur=(0.4, 0.5))
-    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.2
+    assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
 
 
 @pytest.mark.slow
