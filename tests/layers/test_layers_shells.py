@@ -101,7 +101,7 @@ def _wall_errors(porosity, seeds=range(16)):
 @pytest.mark.parametrize(("porosity", "radius", "thickness", "pores"), [
     (0.0, 0.1, 0.1, 1.2),           # dense walls: sub-pixel faces
     ((0.0, 0.1), 0.15, 0.2, 1.4),
-    ((0.1, 0.3), 0.3, 0.5, 2.0),    # pores run together into mouths: faces refitted across
+    ((0.1, 0.3), 0.3, 0.5, 2.4),    # pores run together into mouths: faces refitted across
 ])
 def test_closed_porous_wall_across_family(porosity, radius, thickness, pores):
     """One porous wall around an off-centre axis, 16 random members of the family (grey
@@ -127,7 +127,7 @@ def test_two_porous_shell_layers_across_family():
                        np.abs(res.table["thickness_mean"] - truth["thickness"]).max(),
                        100 * np.abs(res.table["porosity"] - truth["porosity"]).max()])
     radius, thickness, pores = np.max(errors, axis=0)
-    assert radius <= 0.3 and thickness <= 0.45 and pores <= 2.0
+    assert radius <= 0.35 and thickness <= 0.45 and pores <= 2.5
 
 
 def test_shell_layers_fill():
@@ -172,15 +172,38 @@ def test_smooth_faces_bridges_mouths_and_keeps_oblique_faces():
     inside = np.full_like(face, 8.0)
     bright = np.array([False, True, False])                          # hole, wall, outside
     pore = np.array([0.0, 2.0, 0.0])                                 # 4 p: 8 px, ~7.6 rays
-    out = _smooth_faces(np.concatenate([inside, mouths]), bright, pore)
+    z = np.arange(3.0)                                               # slice positions (px)
+    out = _smooth_faces(np.concatenate([inside, mouths]), bright, pore, z)
     np.testing.assert_allclose(out[1], 20.0, atol=0.1)               # bridged, wobble gone
     np.testing.assert_allclose(out[0], 8.0)
     # a face running oblique to the rays (|dr / (r dθ)| = 0.5: a corner of the outline off
     # the unfolding's centre) is kept as found
     corner = face.copy()
     corner[..., 30:61] += 0.5 * 20.0 * 2 * np.pi / n_angles * (15 - np.abs(np.arange(31) - 15))
-    out = _smooth_faces(np.concatenate([inside, corner]), bright, pore)
+    out = _smooth_faces(np.concatenate([inside, corner]), bright, pore, z)
     np.testing.assert_array_equal(out[1:, ..., 32:59], corner[..., 32:59])
+    # a mouth too wide for the window around but narrow along the axis: bridged by the
+    # slices above and below (one slice of five, 8 px apart; a window of 8 px along z)
+    deep = 20.0 + 0.05 * rng.standard_normal((1, 5, n_angles))
+    deep[:, 2, 20:44] -= 2.0                                          # 24 rays wide, ~3 sigma
+    out = _smooth_faces(np.concatenate([np.full_like(deep, 8.0), deep]), bright, pore,
+                        8.0 * np.arange(5))
+    np.testing.assert_allclose(out[1], 20.0, atol=0.15)
+    alone = _smooth_faces(np.concatenate([np.full_like(deep, 8.0), deep]), bright, pore,
+                          80.0 * np.arange(5))                      # slices far apart
+    assert alone[1, 2, 32] < 19.0
     # dense layers (no pores): nothing to refit
-    same = _smooth_faces(np.concatenate([inside, mouths]), bright, np.zeros(3))
+    same = _smooth_faces(np.concatenate([inside, mouths]), bright, np.zeros(3), z)
     np.testing.assert_array_equal(same, np.concatenate([inside, mouths]))
+
+
+def test_pores_through_the_wall_are_found():
+    """A wall whose pores run together through it (member 315 at 10 %: the first surfaces
+    go round them, so no pore lies inside the wall they bound): the dents of the faces
+    count as pores, the pores are filled and the porosity read right."""
+    volume, truth = shell_family(random_state=315, shape=(4, 80, 80), n_layers=1, porosity=0.1)
+    res = shell_layers(volume, ["rising", "falling"], center=truth["center"],
+                       radii=np.arange(38.0), n_angles=60)
+    assert res.fill > 0
+    assert abs(res.table["porosity"][0] - truth["porosity"][0]) < 0.01
+    assert abs(res.table["thickness_mean"][0] - truth["thickness"][0]) < 0.2
