@@ -155,8 +155,8 @@ def report(figures: pathlib.Path) -> str:
         f"{np.max(spur):.0%} (volume with diameter {d[np.argmax(spur)]:.1f} and volume fraction "
         f"{ph[int(np.argmax(spur))]['volume_fraction']:.2f}); `track_fibres` drops tracks whose "
         "core stands less than `min_snr` = 6 noise deviations above the matrix (before it did: "
-        "6.7 % on average, at most 70 %); those left follow a true fibre over most of their "
-        "length and jump to a neighbour or follow a gap.",
+        "6.7 % on average, at most 70 %); those left follow fibre material (e.g. a track that "
+        "jumps from one fibre to its neighbour).",
         "",
         "Breaks per gap length: recall over the true breaks (gap of the truth), precision over "
         "the found ones (binned by the gap they report; a found break is right within a diameter, "
