@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
 
 from .. import _units, _validate
 from ._flat import _layer_thresholds, _region_histograms, _table
@@ -70,8 +71,6 @@ _POLARITY = {"rising": "dark-to-bright", "falling": "bright-to-dark"}
 
 def _region_means(unfolded: np.ndarray, regions: Sequence[str | None]) -> list[float | None]:
     """Expected intensity of each region: the mean of the solid or void class of Otsu's split."""
-    from skimage.filters import threshold_otsu
-
     level = threshold_otsu(unfolded.ravel())
     means = {"solid": float(unfolded[unfolded > level].mean()),
              "void": float(unfolded[unfolded <= level].mean())}
@@ -79,15 +78,13 @@ def _region_means(unfolded: np.ndarray, regions: Sequence[str | None]) -> list[f
             for kind in regions]
 
 
-def _bright(stack: np.ndarray, labels: np.ndarray, n_regions: int) -> np.ndarray:
-    """Whether each region is material: its median grey above Otsu's threshold of the slices.
+def _bright(stack: np.ndarray, labels: np.ndarray, n_regions: int, level: float) -> np.ndarray:
+    """Whether each region is material: its median grey above ``level`` (Otsu's threshold of
+    the slices).
 
     A layer darker than its neighbour (a falling edge between two layers) is material all the
     same; an empty region counts as dark.
     """
-    from skimage.filters import threshold_otsu
-
-    level = threshold_otsu(stack.ravel())
     return np.array([bool(np.any(labels == k)) and float(np.median(stack[labels == k])) > level
                      for k in range(n_regions)])
 
@@ -154,9 +151,10 @@ def _pore_radius(dark: np.ndarray, regions: np.ndarray, bright: np.ndarray,
     give 0. Pores that run together through the wall make the first surfaces go round
     them, into the wall: so the dark pixels of the open inside (outside) that lie more than
     a pixel beyond the face's hull, its grey opening (closing) along the angle over the
-    wall's thickness of arc, count as pores of the wall too. In a dark region the disk stays below the gap that must not be bridged: half
-    its radial thickness for a dark layer between two surfaces, its radius for a dark
-    inside (each at its 10th percentile over the rays), less a pixel. The dark region
+    wall's thickness of arc, count as pores of the wall too. In a dark region the disk stays
+    below the gap that must not be bridged: half its radial thickness for a dark layer
+    between two surfaces, its radius for a dark inside (each at its 10th percentile over
+    the rays), less a pixel. The dark region
     outside the last surface is open, so no gap limits its disk; there it is ``4 p``:
     pores run together at a face into mouths wider than one pore, and a mouth ``4 p``
     wide is bridged to within ``(4 - sqrt(12)) p`` (about half a pore radius) of the face,
@@ -471,12 +469,12 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     either side), in which the rays that dip into the wall by more than 2.5 noise deviations
     weigh nothing; a mouth is bridged at the height of the face around it and above and
     below it (pores are blobs: a mouth wide around the shell is mostly narrow along it), and
-    the sub-pixel wobble from ray to ray is averaged out. A boundary between two material layers is refitted the same way (dips
-    on either side left out); faces of a dark layer between two surfaces (chambers, whose
-    corners are real), stretches of a face oblique to the rays (slope
-    ``|dr / (r dθ)| > 0.3``, where the polar grid is a poor chart) and faces of layers
-    without pores are kept as found. Along a ray the crossing of a pixelated step lies
-    anywhere between the pixel centres on either side, so finally each face between
+    the sub-pixel wobble from ray to ray is averaged out. A boundary between two material
+    layers is refitted the same way (dips on either side left out); faces of a dark layer
+    between two surfaces (chambers, whose corners are real), stretches of a face oblique to
+    the rays (slope ``|dr / (r dθ)| > 0.3``, where the polar grid is a poor chart) and faces
+    of layers without pores are kept as found. Along a ray the crossing of a pixelated step
+    lies anywhere between the pixel centres on either side, so finally each face between
     material and a gap is shifted, per slice, by the offset (within ±0.75 pixel) that puts
     the most pixels near it on their own side by grey value.
 
@@ -567,8 +565,6 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     >>> round(float(res.table["thickness_mean"][0]) / 2.0, 1)   # voxels of 2 µm; the ring: 6
     6.0
     """
-    from skimage.filters import threshold_otsu
-
     from ..surfaces import PolarGrid, detect_surfaces, edge_cost, region_cost
 
     vol = _validate.array(volume, "volume", ndim=3, allow_dask=False)
@@ -596,8 +592,9 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
             raise ValueError(f"material must have the volume's shape {vol.shape}, "
                              f"got {material.shape}")
     stack = np.asarray(vol[ks], np.float32)
+    level = threshold_otsu(stack.ravel())
     if center is None:
-        solid = stack > threshold_otsu(stack.ravel())
+        solid = stack > level
         center = np.array([ndi.center_of_mass(s) for s in solid])
     r = np.arange(min(vol.shape[1:]) // 2, dtype=float) if radii is None else radii
     centres = np.broadcast_to(np.asarray(center, float), (len(ks), 2))
@@ -622,7 +619,7 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     n_layers = len(edges) - 1
     first = np.maximum(r[heights] - 0.5 * step, 0.0)
     labels = _voxel_layers(rho, ray, first)
-    bright = _bright(stack, labels, len(edges) + 1)
+    bright = _bright(stack, labels, len(edges) + 1, level)
     dark = _dark(stack, labels, n_layers)
     if fill is None:
         disks, pore = _pore_radius(dark, labels, bright, first, rho, ray)
