@@ -8,11 +8,18 @@ import numpy as np
 import pandas as pd
 
 from .. import _units, _validate
-from ._core import _STEP, _core_levels, _core_profile, _matrix_level, _profile_noise, _resample
+from ._core import (
+    _MIN_SNR,
+    _STEP,
+    _core_levels,
+    _core_profile,
+    _matrix_level,
+    _profile_noise,
+    _resample,
+)
 from ._diameter import estimate_diameter
 from ._geometry import _check_tracks, _facing_ends, _frame, _unit_direction
 
-_SIGNIFICANCE = 3.0  # noise sigmas between a fibre's level and its half-way (gap) level
 _COLUMNS = {"track_a": np.int64, "track_b": np.int64, "z": float, "y": float, "x": float,
             "gap": float}
 
@@ -126,11 +133,11 @@ def _material_gaps(vol: np.ndarray, trs: list[np.ndarray], pairs: list, diameter
         junction = (j0 - 1, j0 + 1 + np.linalg.norm(b[0] - a[-1]) / _STEP)
         items.append((ea // 2, eb // 2, line, junction))
     profiles, levels = _core_levels(vol, [line for _, _, line, _ in items], r)
-    # a fibre's level stands out of the matrix: by 2 * _SIGNIFICANCE noise sigmas (so the
+    # a fibre's level stands out of the matrix: by _MIN_SNR noise sigmas (so the
     # half-way level is that far below it) and by half the contrast of such tracks
     above = levels - matrix
     with np.errstate(invalid="ignore"):
-        signif = above > 2 * _SIGNIFICANCE * _profile_noise(profiles[:len(trs)], diameter)
+        signif = above > _MIN_SNR * _profile_noise(profiles[:len(trs)], diameter)
     strong = above[:len(trs)][signif[:len(trs)]]
     contrast = float(np.quantile(strong, 0.9)) if len(strong) else 0.0
     with np.errstate(invalid="ignore"):

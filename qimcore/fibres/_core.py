@@ -9,6 +9,8 @@ from scipy import ndimage as ndi
 from ._geometry import _frame
 
 _STEP = 0.5  # voxels between samples along a centre line
+_MIN_SNR = 6.0  # noise deviations a fibre's core stands above the matrix (a gap half-way
+# down is then a dip of 3)
 
 
 def _resample(pts: np.ndarray) -> np.ndarray:

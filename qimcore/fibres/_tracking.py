@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 
 from .. import _validate
 from .._filters import gaussian
-from ._core import _snr
+from ._core import _MIN_SNR, _snr
 from ._diameter import estimate_diameter
 from ._geometry import _facing_ends, _frame, _join
 from ._orientation import _orientation_np
@@ -138,7 +138,8 @@ def track_fibres(volume: Any, fibre_diameter: float | None = None, *,
                  max_gap: int | None = None, max_step: float | None = None,
                  threshold: float = 0.25, bright: bool = True, momentum: float = 0.7,
                  random_state: int | None = 0, progress: bool = False,
-                 orientation: Any = None, min_snr: float = 6.0) -> list[np.ndarray]:
+                 orientation: Any = None, min_snr: float = _MIN_SNR
+                 ) -> list[np.ndarray]:
     """Track fibres running in any direction, including several plies in one volume.
 
     1. The structure-tensor direction (:func:`orientation`, ``sigma = d/4``, ``rho = d``) is
