@@ -113,12 +113,14 @@ def test_closed_porous_wall_across_family(porosity, radius, thickness, pores):
 
 
 def test_two_porous_shell_layers_across_family():
-    """Two porous layers of different grey value (contrast 0.2-0.3 of the range, pores 0-30 %
-    per layer, noise 2-15 %): surfaces, thickness and porosity of both layers, 6 members."""
+    """Two porous layers of different grey value (contrast 0.1-0.3 of the range, pores 0-30 %
+    per layer, noise 2-15 %): surfaces, thickness and porosity of both layers, 8 members.
+    Steps between the layers as small as the noise: the boundary must not be traded for the
+    noise of the hole (a region term pulls each layer to its own grey value)."""
     errors = []
-    for seed in range(6):
+    for seed in range(8):
         volume, truth = shell_family(random_state=seed, shape=(4, 96, 96), n_layers=2,
-                                     porosity=(0.0, 0.3), contrast=(0.2, 0.3))
+                                     porosity=(0.0, 0.3), contrast=(0.1, 0.3))
         grey = truth["grey"]
         edges = ["rising", "rising" if grey[1] > grey[0] else "falling", "falling"]
         res = shell_layers(volume, edges, center=truth["center"], radii=np.arange(46.0),
@@ -127,7 +129,7 @@ def test_two_porous_shell_layers_across_family():
                        np.abs(res.table["thickness_mean"] - truth["thickness"]).max(),
                        100 * np.abs(res.table["porosity"] - truth["porosity"]).max()])
     radius, thickness, pores = np.max(errors, axis=0)
-    assert radius <= 0.35 and thickness <= 0.45 and pores <= 2.5
+    assert radius <= 0.35 and thickness <= 0.45 and pores <= 1.5
 
 
 def test_shell_layers_fill():
