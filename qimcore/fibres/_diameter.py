@@ -220,11 +220,15 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     (``fibre_family``: diameter 3-12 voxels, volume fraction 30-65 %, tilt 0-30 degrees, noise
     up to that of the real sample) the mean absolute error is 1.8 % and 98 are within 10 %;
     the two outside are thin and blurred (diameter 3.5-3.6 voxels, blur 0.8-0.95 voxel:
-    -18 %, -20 %). Thin fibres blurred by more than about a third of their radius cannot be
-    measured from their profile: a disc 20 % smaller, more blurred and of higher contrast
-    gives the same profile within 0.1 % of the contrast, so without the fibre's own grey
-    value the fit trades radius for blur; the estimate then keeps the fibre scale but may come
-    out up to 25 % low: give the diameter there (see ``docs/accuracy_fibres.md``).
+    -18 %, -20 %). Where the blur exceeds about a third of the radius, a disc 20 % smaller,
+    more blurred and of higher contrast gives the same profile within 0.1 % of the contrast,
+    so whatever the model leaves out moves the radius: densely packed neighbours, whose
+    blurred edge overlaps the fibre's own, make thin blurred fibres read low (noise-free, at
+    the true axes: within 5 % for fibres 1.35 diameters apart or sharp, -11 % to -14 % at
+    1.05-1.15 diameters and blur 0.9 voxel). The estimate then keeps the fibre scale but may
+    come out 25 % low, and on 40 fresh members of the family one thin (3.3 voxels), packed,
+    blurred member read 40 % low: give the diameter for thin, packed, blurred fibres (see
+    ``docs/accuracy_fibres.md``).
 
     Parameters
     ----------
