@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -448,7 +449,7 @@ def _polar_thickness(r: np.ndarray, z: np.ndarray, n_angles: int, sigma: float) 
 
 def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, center: Any = None,
                  radii: Any = None, n_angles: int = 90, regions: Sequence[str | None] | None = None,
-                 region_weight: float = 1.0, delta: int | Sequence[int] = (1, 2),
+                 region_weight: float = 1.0, delta: int | Sequence[int] | None = None,
                  min_distance: int = 2, max_distance: int | None = None,
                  voxel_size: Any = 1.0, material: Any = None, threshold: Any = None,
                  sigma: float = 1.0, fill: int | None = None) -> ShellLayers:
@@ -528,8 +529,12 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
         grey value (see above).
     region_weight : float, keyword-only
         Weight of the region terms against the edge terms.
-    delta : int or (int, int), keyword-only
-        Smoothness in radius samples between neighbouring (slice, angle) columns.
+    delta : int or (int, int), keyword-only, optional
+        Smoothness in radius samples between neighbouring (slice, angle) columns. Default:
+        along the slices, the distance between neighbouring analysed slices in radius
+        samples (the median over the stack, ``voxel_size`` scaled; at least 1), so a face may
+        tilt by up to 45 degrees along the axis however sparsely the slices are analysed;
+        along the angle, 2.
     min_distance, max_distance : int, keyword-only
         Bounds on the radial distance between consecutive surfaces, in radius samples. A
         step between two layers spreads over two samples of the (bilinear) unfolding, so
@@ -629,6 +634,9 @@ def shell_layers(volume: Any, edges: Sequence[str], *, slices: Any = None, cente
     grid = PolarGrid(centres, r, n_angles)
     r = grid.radii
     step = float(np.mean(np.diff(r))) if len(r) > 1 else 1.0
+    if delta is None:
+        gap = float(np.median(np.diff(ks))) * dz / dx if len(ks) > 1 else 1.0
+        delta = (max(1, math.ceil(gap / step - 1e-9)), 2)
     polarity = [_POLARITY[_validate.choice(e, "edges", tuple(_POLARITY))] for e in edges]
 
     def search(unfolded: np.ndarray, greys: list[float | None] | None = None) -> np.ndarray:

@@ -209,3 +209,20 @@ def test_pores_through_the_wall_are_found():
     assert res.fill > 0
     assert abs(res.table["porosity"][0] - truth["porosity"][0]) < 0.01
     assert abs(res.table["thickness_mean"][0] - truth["thickness"][0]) < 0.2
+
+
+def test_shell_layers_default_smoothness_follows_sparse_slices():
+    """A cone (inner radius 8 + 0.4 z, wall 6 voxels) analysed every 4th slice: its face moves
+    1.6 samples between analysed slices. The default smoothness scales with the slice spacing
+    and follows it; one sample per analysed slice (the old default) cannot."""
+    z, y, x = np.mgrid[:25, :56, :56]
+    inner = 8 + 0.4 * z
+    r = np.hypot(y - 27.5, x - 27.5)
+    cone = ((r >= inner) & (r < inner + 6)).astype(np.float32)
+    ks = np.arange(0, 25, 4)
+    kwargs = dict(slices=ks, center=(27.5, 27.5), radii=np.arange(28.0), n_angles=48)
+    res = shell_layers(cone, ["rising", "falling"], **kwargs)
+    assert np.abs(res.radius[0] - (8 + 0.4 * ks)[:, None]).max() < 0.75
+    assert res.table["thickness_mean"][0] == pytest.approx(6 / np.hypot(1, 0.4), abs=0.25)
+    stiff = shell_layers(cone, ["rising", "falling"], delta=(1, 2), **kwargs)
+    assert np.abs(stiff.radius[0] - (8 + 0.4 * ks)[:, None]).max() > 1
