@@ -76,6 +76,7 @@ def _thin_cause(diameter: float = 3.1, spacings: tuple = (3.0, 1.35, 1.15, 1.05)
     the spacing of the fibres (minimum centre distance / diameter) and the blur."""
     from qimcore.data.synthetic import fibre_phantom
     from qimcore.fibres._diameter import _fit_radius, _radial_profile
+    from qimcore.fibres._geometry import _unit_direction
 
     rows = []
     for spacing in spacings:
@@ -84,12 +85,11 @@ def _thin_cause(diameter: float = 3.1, spacings: tuple = (3.0, 1.35, 1.15, 1.05)
                                           spacing=spacing, plies=(("z", 5.0),), n_breaks=0,
                                           curved_fraction=0.0, random_state=1)
             points, directions = [], []
-            for track in truth["tracks"]:
+            for track in truth["tracks"]:  # straight: one direction per fibre
                 track = np.asarray(track)
-                tangent = np.gradient(track, axis=0)
                 inner = np.all((track > 6) & (track < np.array(volume.shape) - 7), axis=1)
                 points.append(track[inner])
-                directions.append(tangent[inner] / np.linalg.norm(tangent[inner], axis=1)[:, None])
+                directions.append(np.broadcast_to(_unit_direction(track), track[inner].shape))
             scaled = ((volume - volume.mean()) / volume.std()).astype(np.float32)
             radii = np.arange(0, 1.5 * diameter, 0.25)
             profile = _radial_profile(scaled, np.concatenate(points), np.concatenate(directions),
