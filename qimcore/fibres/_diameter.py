@@ -1,4 +1,5 @@
-"""Fibre diameter from the mean radial cross-section profile, fitted with a blurred disc."""
+"""Fibre diameter from the mean radial cross-section profile, fitted with a blurred disc, and
+checked against a model of the whole volume (:mod:`._cylinders`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import ncx2
 
 from .. import _validate
+from ._cylinders import _model_diameter
 from ._geometry import _frame
 from ._orientation import _orientation_np
+from ._ridges import _centres
 
 _N_ANGLES = 16
+_MODEL_SIZE = 64  # voxels per axis of the central crop the cylinder model fits
 
 
 def _disc_model(rho: np.ndarray, level: float, contrast: float, radius: float, blur: float,
@@ -143,53 +147,8 @@ def _log_diameter(crop: np.ndarray) -> float:
     return float(2 * math.sqrt(2) * best)
 
 
-def _centres(vol: np.ndarray, d0: float, vec: np.ndarray, max_points: int = 4000
-             ) -> np.ndarray:
-    """Sub-voxel fibre-axis points: ridge points of the scale-normalised LoG (scale of ``d0``)
-    above its median, the weakest quarter and those below half the response of the strongest
-    ridges (95th percentile) dropped, away from the faces, at most
-    ``max_points`` (evenly thinned).
-
-    A ridge point is a maximum within the section across the fibre: of the three axis planes,
-    the one most perpendicular to the local direction ``vec`` (3, Z, Y, X). Unlike 3D maxima,
-    which along a fibre's nearly constant ridge are few and may all lie near the faces, this
-    gives axis points all along every fibre, so few thick fibres in a small volume still show.
-    """
-    s = d0 / (2 * math.sqrt(2))
-    log = -(s * s) * ndi.gaussian_laplace(vol, s, mode="nearest")
-    size = max(3, int(round(d0 * 0.6)) | 1)
-    along = np.argmax(np.abs(vec), axis=0)
-    peaks = np.zeros(vol.shape, bool)
-    for ax in range(3):
-        footprint = [size] * 3
-        footprint[ax] = 1
-        peaks |= (along == ax) & (log == ndi.maximum_filter(log, size=footprint))
-    peaks &= log > np.median(log)
-    m = int(math.ceil(d0)) + 1
-    for ax in range(3):
-        sl = [slice(None)] * 3
-        sl[ax] = np.r_[0:m, -m:0]
-        peaks[tuple(sl)] = False
-    idx = np.argwhere(peaks)
-    if len(idx) > 3:  # weak ridges are noise between fibres
-        val = log[tuple(idx.T)]
-        idx = idx[val > max(np.quantile(val, 0.25), 0.5 * np.quantile(val, 0.95))]
-    if len(idx) > max_points:
-        idx = idx[np.linspace(0, len(idx) - 1, max_points).astype(int)]
-    pos = idx.astype(float)
-    ax_of = along[tuple(idx.T)]
-    for ax in range(3):
-        e = np.zeros(3, int)
-        e[ax] = 1
-        fm, f0, fp = (log[tuple((idx + k * e).T)] for k in (-1, 0, 1))
-        den = fm - 2 * f0 + fp
-        ok = (den < 0) & (ax_of != ax)  # refined across the fibre only
-        pos[:, ax] += np.where(ok, 0.5 * (fm - fp) / np.where(ok, den, -1), 0)
-    return pos
-
-
 def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -> float:
-    """Estimate the typical fibre diameter (voxels) from the mean fibre cross-section.
+    """Estimate the typical fibre diameter (voxels): mean cross-section, then a volume model.
 
     For a trial diameter ``c``:
 
@@ -215,20 +174,30 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     its refit stay within a trial step of it (without a stable scale the fit may follow a
     finer or coarser structure).
 
-    The fit models the blur of the scanner and the neighbours, so the result does not grow or
-    shrink with the blur or the packing. On 100 members of the fibre family
-    (``fibre_family``: diameter 3-12 voxels, volume fraction 30-65 %, tilt 0-30 degrees, noise
-    up to that of the real sample) the mean absolute error is 1.8 % and 98 are within 10 %;
-    the two outside are thin and blurred (diameter 3.5-3.6 voxels, blur 0.8-0.95 voxel:
-    -18 %, -20 %). Where the blur exceeds about a third of the radius, a disc 20 % smaller,
-    more blurred and of higher contrast gives the same profile within 0.1 % of the contrast,
-    so whatever the model leaves out moves the radius: densely packed neighbours, whose
-    blurred edge overlaps the fibre's own, make thin blurred fibres read low (noise-free, at
-    the true axes: within 5 % for fibres 1.35 diameters apart or sharp, -11 % to -14 % at
-    1.05-1.15 diameters and blur 0.9 voxel). The estimate then keeps the fibre scale but may
-    come out 25 % low, and on 40 fresh members of the family one thin (3.3 voxels), packed,
-    blurred member read 40 % low: give the diameter for thin, packed, blurred fibres (see
-    ``docs/accuracy_fibres.md``).
+    The profile fit models the blur of the scanner and the neighbours on average, so the result
+    does not grow or shrink with the blur or the packing as long as the blur stays below about
+    a third of the radius. Beyond, a disc 20 % smaller, more blurred and of higher contrast gives
+    the same profile within 0.1 % of the contrast, so whatever the profile leaves out moves the
+    radius: packed neighbours, whose blurred edges overlap the fibre's own, make thin blurred
+    fibres read low (noise-free, at the true axes: -11 % to -14 % at 1.05-1.15 diameters apart
+    and blur 0.9 voxel). Hence a last step:
+
+    4. a model of the whole central 64-voxel crop: partial-volume cylinders of one radius
+       around every detected fibre axis (every ridge of the LoG, at trial diameters
+       ``d * 2**(k/4)``, ``k = -2..3`` around the profile's ``d``, averaged along each fibre
+       over 3 voxels), blurred by a Gaussian, on a flat matrix; radius and blur are fitted by
+       least squares and the trial with the least residual is kept. The model places every
+       neighbour where it is. Its diameter replaces the profile's where it is larger, up to
+       twice as large: the profile's model error only makes fibres read small, while the
+       cylinder model, whose axes wander on noisy volumes, can fail either way.
+
+    On 214 members of the fibre family (``fibre_family``: diameter 3-12 voxels, volume
+    fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) the mean
+    absolute error is 1.6 % and 212 are within 10 % (the profile alone: 2.8 %, 199); the two
+    outside are thin (3.1-3.3 voxels), packed and blurred: -23 %, -15 %. On 20 members drawn
+    thin (3-5 voxels), packed (45-65 % per ply) and blurred (0.7-1 voxel), 17 are within 10 %,
+    mean 4.8 % (the profile alone: 7, mean 16.4 %); the worst, -16.5 %, at contrast / noise
+    4.3. See ``docs/accuracy_fibres.md``.
 
     Parameters
     ----------
@@ -262,6 +231,18 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
                for n in volume.shape)
     crop = np.asarray(volume[sl], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
+    d = _profile_estimate(crop)
+    # the profile's model error (neighbours' blurred edges) only ever shrinks the radius; the
+    # cylinder model, which may fail on noise either way, is taken only to correct it upwards
+    sub = tuple(slice(max(0, (n - _MODEL_SIZE) // 2), max(0, (n - _MODEL_SIZE) // 2) + _MODEL_SIZE)
+                for n in crop.shape)
+    model = _model_diameter(crop[sub], d) if math.isfinite(d) else math.nan
+    return model if d <= model <= 2 * d else d
+
+
+def _profile_estimate(crop: np.ndarray) -> float:
+    """The diameter of the mean-profile fit at the finest stable scale of ``crop`` (a
+    standardised volume, fibres bright), as :func:`estimate_diameter` describes it."""
     d, bracket = _fixed_point(crop)
     if math.isfinite(d) and bracket is None:
         return d

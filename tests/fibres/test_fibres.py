@@ -328,6 +328,40 @@ def test_estimate_diameter_thin_sharp_fibres(seed):
     assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
 
 
+def test_cylinder_model_recovers_radius_and_blur_at_true_axes():
+    # nearly touching thin fibres (spacing 1.05 diameters), blurred by 0.9 voxel: the mean
+    # profile reads the diameter 14 % low here (the neighbours' blurred edges overlap the
+    # fibre's own); the model of the whole volume places each neighbour where it is
+    from qimcore.fibres._cylinders import _axis_distance, _fit_cylinders
+
+    volume, truth = fibre_phantom((48, 48, 48), diameter=3.1, blur=0.9, noise=0.0, spacing=1.05,
+                                  plies=(("z", 5.0),), n_breaks=0, curved_fraction=0.0,
+                                  random_state=1)
+    points, directions = [], []
+    for track in truth["tracks"]:
+        track = np.asarray(track)
+        points.append(track)
+        directions.append(np.broadcast_to((track[-1] - track[0]) / np.linalg.norm(
+            track[-1] - track[0]), track.shape))
+    distance = _axis_distance(volume.shape, np.concatenate(points), np.concatenate(directions))
+    radius, blur, _ = _fit_cylinders(volume.astype(np.float32), distance, 3.1, 4)
+    assert abs(2 * radius - 3.1) < 0.01 and abs(blur - 0.9) < 0.01
+
+
+@pytest.mark.slow
+def test_estimate_diameter_thin_packed_blurred_fibres():
+    # diameter 3-5 voxels, blur 0.7-1 voxel, 45-65 % per ply: on 20 such members (seeds
+    # 7000-7019) the mean profile alone read 13 more than 10 % low (mean 16.4 %, worst -42 %);
+    # with the cylinder model 3 (mean 4.8 %, worst -16.5 %, contrast / noise 4-7). Members
+    # 7000-7005: profile alone mean 13.8 %, worst -29.4 %
+    errors = []
+    for seed in range(7000, 7006):
+        volume, truth = fibre_family(random_state=seed, diameter=(3, 5), blur=(0.7, 1.0),
+                                     volume_fraction=(0.45, 0.65))
+        errors.append(abs(estimate_diameter(volume) / truth["diameter"] - 1))
+    assert np.mean(errors) < 0.1 and max(errors) < 0.2
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_fibre_table_diameter_across_family(seed):
