@@ -227,17 +227,19 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     """
     volume = _validate.array(volume, "volume", ndim=3, allow_dask=True)
     max_size = int(_validate.positive(max_size, "max_size", integer=True))
-    sl = tuple(slice(max(0, (n - max_size) // 2), max(0, (n - max_size) // 2) + max_size)
-               for n in volume.shape)
-    crop = np.asarray(volume[sl], dtype=np.float32)
+    crop = np.asarray(volume[_central(volume.shape, max_size)], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
     d = _profile_estimate(crop)
     # the profile's model error (neighbours' blurred edges) only ever shrinks the radius; the
     # cylinder model, which may fail on noise either way, is taken only to correct it upwards
-    sub = tuple(slice(max(0, (n - _MODEL_SIZE) // 2), max(0, (n - _MODEL_SIZE) // 2) + _MODEL_SIZE)
-                for n in crop.shape)
-    model = _model_diameter(crop[sub], d) if math.isfinite(d) else math.nan
+    sub = crop[_central(crop.shape, _MODEL_SIZE)]
+    model = _model_diameter(sub, d) if math.isfinite(d) else math.nan
     return model if d <= model <= 2 * d else d
+
+
+def _central(shape: tuple[int, ...], size: int) -> tuple[slice, ...]:
+    """Slices of the central crop of at most ``size`` voxels per axis."""
+    return tuple(slice(max(0, (n - size) // 2), max(0, (n - size) // 2) + size) for n in shape)
 
 
 def _profile_estimate(crop: np.ndarray) -> float:
