@@ -11,7 +11,7 @@ from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 
 from ._orientation import _orientation_np
-from ._ridges import _centres
+from ._ridges import _centres, _directions_at
 
 
 def _smooth_axes(pos: np.ndarray, directions: np.ndarray, diameter: float,
@@ -89,8 +89,7 @@ def _model_diameter(crop: np.ndarray, d0: float) -> float:
         pos = _centres(crop, c, vec, None, every_ridge=True)
         if len(pos) < 3:
             continue
-        ip = np.clip(np.round(pos).astype(int), 0, np.array(crop.shape) - 1)
-        directions = vec[:, ip[:, 0], ip[:, 1], ip[:, 2]].T
+        directions = _directions_at(vec, pos)
         pos = _smooth_axes(pos, directions, c)
         radius, _, residual = _fit_cylinders(crop, _axis_distance(crop.shape, pos, directions),
                                              c, margin)

@@ -16,7 +16,7 @@ from .. import _validate
 from ._cylinders import _model_diameter
 from ._geometry import _frame
 from ._orientation import _orientation_np
-from ._ridges import _centres
+from ._ridges import _centres, _directions_at
 
 _N_ANGLES = 16
 _MODEL_SIZE = 64  # voxels per axis of the central crop the cylinder model fits
@@ -328,7 +328,6 @@ def _profile_diameter(crop: np.ndarray, d0: float) -> float:
     pos = _centres(crop, d0, vec)
     if len(pos) == 0:
         return math.nan
-    ip = np.round(pos).astype(int)
-    dirs = vec[:, ip[:, 0], ip[:, 1], ip[:, 2]].T
+    dirs = _directions_at(vec, pos)
     radii = np.arange(0, 1.5 * d0, 0.25)
     return 2 * _fit_radius(radii, _radial_profile(crop, pos, dirs, radii), d0)[0]

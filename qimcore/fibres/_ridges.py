@@ -59,3 +59,10 @@ def _centres(vol: np.ndarray, d0: float, vec: np.ndarray, max_points: int | None
         ok = (den < 0) & (ax_of != ax)  # refined across the fibre only
         pos[:, ax] += np.clip(np.where(ok, 0.5 * (fm - fp) / np.where(ok, den, -1), 0), -0.5, 0.5)
     return pos
+
+
+def _directions_at(vec: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The local directions ``vec`` (3, Z, Y, X) at the voxels nearest to the points ``pos``
+    (n, 3), as ``(n, 3)``."""
+    ip = np.clip(np.round(pos).astype(int), 0, np.array(vec.shape[1:]) - 1)
+    return vec[:, ip[:, 0], ip[:, 1], ip[:, 2]].T
