@@ -344,22 +344,39 @@ def test_cylinder_model_recovers_radius_and_blur_at_true_axes():
         directions.append(np.broadcast_to((track[-1] - track[0]) / np.linalg.norm(
             track[-1] - track[0]), track.shape))
     distance = _axis_distance(volume.shape, np.concatenate(points), np.concatenate(directions))
-    radius, blur, _ = _fit_cylinders(volume.astype(np.float32), distance, 3.1, 4)
-    assert abs(2 * radius - 3.1) < 0.01 and abs(blur - 0.9) < 0.01
+    fit = _fit_cylinders(volume.astype(np.float32), distance, 3.1, 4)
+    assert abs(2 * fit.radius - 3.1) < 0.01 and abs(fit.blur - 0.9) < 0.01
+
+
+def test_recentred_axes_recover_diameter_of_packed_tilted_plies():
+    # three packed plies tilted 19-29 degrees, no noise: the ridges of the Laplacian of
+    # Gaussian stray 0.27 voxel (median) from the true axes, pulled by the neighbours' edges,
+    # and the model at the detected axes reads the diameter 6 % low; re-centred on the model
+    # (three Gauss-Newton rounds) the axes recover it
+    from qimcore.fibres._cylinders import _model_diameter
+
+    volume, _ = fibre_phantom((64, 64, 64), diameter=4.0, volume_fraction=0.55,
+                              plies=(("z", 19.0), ("z", 29.0), ("z", 20.0)), n_breaks=0,
+                              curved_fraction=0.0, contrast=0.4, blur=0.95, noise=0.0,
+                              random_state=1)
+    crop = ((volume - volume.mean()) / volume.std()).astype(np.float32)
+    assert _model_diameter(crop, 4.0, rounds=0) < 0.95 * 4.0
+    assert abs(_model_diameter(crop, 4.0) - 4.0) < 0.02
 
 
 @pytest.mark.slow
 def test_estimate_diameter_thin_packed_blurred_fibres():
     # diameter 3-5 voxels, blur 0.7-1 voxel, 45-65 % per ply: on 20 such members (seeds
     # 7000-7019) the mean profile alone read 13 more than 10 % low (mean 16.4 %, worst -42 %);
-    # with the cylinder model 3 (mean 4.8 %, worst -16.5 %, contrast / noise 4-7). Members
-    # 7000-7005: profile alone mean 13.8 %, worst -29.4 %
+    # with the cylinder model at the detected axes 3 (mean 4.8 %, worst -16.5 %), with its axes
+    # re-centred none (mean 0.9 %, worst -5.3 %). Members 7000-7005: profile alone mean
+    # 13.8 %, worst -29.4 %; unrefined model mean 6.4 %, worst -16.5 %
     errors = []
     for seed in range(7000, 7006):
         volume, truth = fibre_family(random_state=seed, diameter=(3, 5), blur=(0.7, 1.0),
                                      volume_fraction=(0.45, 0.65))
         errors.append(abs(estimate_diameter(volume) / truth["diameter"] - 1))
-    assert np.mean(errors) < 0.1 and max(errors) < 0.2
+    assert np.mean(errors) < 0.03 and max(errors) < 0.1
 
 
 @pytest.mark.slow
@@ -480,9 +497,10 @@ def test_few_thick_noisy_fibres_give_no_false_breaks():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(1000, 1012))
 def test_estimate_diameter_thin_blurred_fibres_keep_the_fibre_scale(seed):
-    # diameter 3-4 voxels, blur up to 1 voxel: radius and blur trade off in the fit, so the
-    # estimate may come out low, but never follows coarser structure (was up to +390 %;
-    # seed 1002 +388 % where a fit falling short above the scale was taken for a jump)
+    # diameter 3-4 voxels, blur up to 1 voxel: radius and blur trade off in the profile fit,
+    # which reads up to 23 % low here (seed 1005), and must never follow coarser structure
+    # (was up to +390 %: seed 1002 where a fit falling short above the scale was taken for a
+    # jump); the cylinder model with re-centred axes brings all 12 within 4 %
     volume, truth = fibre_family(random_state=seed, diameter=(3, 4))
     err = estimate_diameter(volume) / truth["diameter"] - 1
-    assert -0.3 < err < 0.25
+    assert abs(err) < 0.1
