@@ -75,9 +75,9 @@ class _CylinderFit(NamedTuple):
 
 def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin: int,
                    start: tuple[float, float] | None = None) -> _CylinderFit:
-    """The best model ``level + contrast * G * C`` of ``crop``: ``C`` the cylinders (partial-volume discs of the radius
-    around the axes at ``distance``), ``G`` a Gaussian of the blur, voxels ``margin`` or more
-    from the faces compared.
+    """The best model ``level + contrast * G * C`` of ``crop``: ``C`` the cylinders
+    (partial-volume discs of the radius around the axes at ``distance``), ``G`` a Gaussian of
+    the blur, voxels ``margin`` or more from the faces compared.
 
     The level and contrast are solved linearly for each radius and blur; the radius (bounded
     by 0.1-1.5 times ``scale``, a diameter) and blur (0.05-0.4 times ``scale``) by Nelder-Mead
