@@ -65,6 +65,9 @@ def _cylinders(distance: np.ndarray, radius: float, blur: float) -> np.ndarray:
     return ndi.gaussian_filter(cylinders, blur, mode="nearest")
 
 
+_MAX_BLUR = 0.4  # largest blur of a fit, a fraction of its scale (a trial diameter)
+
+
 class _CylinderFit(NamedTuple):
     radius: float
     blur: float
@@ -80,8 +83,8 @@ def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin:
     the blur, voxels ``margin`` or more from the faces compared.
 
     The level and contrast are solved linearly for each radius and blur; the radius (bounded
-    by 0.1-1.5 times ``scale``, a diameter) and blur (0.05-0.4 times ``scale``) by Nelder-Mead
-    from ``start`` (default half and a fifth of ``scale``).
+    by 0.1-1.5 times ``scale``, a diameter) and blur (0.05-``_MAX_BLUR`` times ``scale``) by
+    Nelder-Mead from ``start`` (default half and a fifth of ``scale``).
     """
     inner = tuple(slice(margin, n - margin) for n in crop.shape)
     data = crop[inner].ravel().astype(np.float64)
@@ -99,7 +102,8 @@ def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin:
 
     def residual(p: np.ndarray) -> float:
         radius, blur = p
-        if not (0.1 * scale <= radius <= 1.5 * scale and 0.05 * scale <= blur <= 0.4 * scale):
+        if not (0.1 * scale <= radius <= 1.5 * scale
+                and 0.05 * scale <= blur <= _MAX_BLUR * scale):
             return math.inf
         return solve(p)[0]
 
@@ -171,6 +175,16 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
     of fibre) and radius and blur refitted: ridges of packed neighbours stray by tenths of a
     voxel, and every voxel taking the distance to its nearest axis line makes strayed axes read
     as thinner fibres (0.15 voxel of stray: about -9 % in diameter).
+
+    NaN is returned where the final fit is no fit of fibres:
+
+    - its contrast is not positive: cylinders that cover the voxels compared (thick fibres,
+      few of them inside the crop's margin) leave a model with no variance, which explains
+      nothing (its residual is the data's variance) and whose contrast is arbitrary;
+    - its blur ends at its bound, so it is no minimum of the model: the crop looks more
+      blurred than fibres resolved at that scale (where the ridges missed a quarter of the
+      fibres, the model widened the others to fill their place). On the phantom families the
+      blur of every other final fit stays below 0.92 of its bound.
     """
     trials = [d0 * 2 ** (k / 4) for k in range(-2, 4)]
     trials = [c for c in trials if c < min(crop.shape) / 3]
@@ -196,4 +210,6 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
                         c, 8.0)
         fit = _fit_cylinders(crop, _axis_distance(crop.shape, pos, directions), c, margin,
                              (fit.radius, fit.blur))
+    if fit.contrast <= 0 or fit.blur >= 0.99 * _MAX_BLUR * c:
+        return math.nan
     return 2 * fit.radius

@@ -191,10 +191,15 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
        of fibre) and radius and blur refitted: ridges of the LoG stray by tenths of a voxel,
        pulled by the neighbours' edges, and strayed axes read as thinner fibres (0.15 voxel of
        stray: about -9 %). The model places every neighbour where it is. Its diameter
-       replaces the profile's where it lies within 0.8-2 times it: where the model held on
-       the phantom families it lay within 0.93-1.62 times the profile's diameter (and a
-       thin fibre's peak below is up to a trial step, 19 %, high), where it failed (mostly
-       thick fibres, few of them in the crop) 0.74 times or less or 2.3 times or more.
+       replaces the profile's where it lies within 0.8-2 times it, or 0.7-2 times a thin
+       fibre's peak (a trial diameter, up to 28 % high): where the model held on the phantom
+       families it lay within 0.93-1.62 times the profile's diameter (down to 0.74 times a
+       thin fibre's peak), where it failed (mostly thick fibres, few of them in the crop)
+       0.77 times or less or 2.3 times or more. It gives no diameter where its final fit is
+       no fit of fibres: a contrast that is not positive (cylinders that cover every voxel
+       compared: a flat model), or a blur at its bound (0.4 of the trial diameter), where
+       the crop looks more blurred than resolved fibres (the ridges missed a quarter of
+       thin, blurred, densely packed fibres and the model widened the others).
 
     On 214 members of the fibre family (``fibre_family``: diameter 3-12 voxels, volume
     fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) the mean
@@ -202,12 +207,11 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     2.7 %, 199 within 10 %, worst -39.5 %). On 20 members drawn thin (3-5 voxels), packed
     (45-65 % per ply) and blurred (0.7-1 voxel) all are within 10 %, mean 0.9 %, worst -5.3 %
     at contrast / noise 4.9 (the profile alone: 7, mean 16 %); on 20 more, never used to
-    choose anything, mean 0.7 %, all within 10 %. On 40 fresh default members 38 are within
-    10 % (mean 2.6 %); the two outside are thin (3.2-3.3 voxels), blurred (0.9-1 voxel) and
-    packed (53-64 % per ply): +52 %, where a quarter of the fibres are not found as ridges at
-    their scale and the model widens the others to fill their place, and +21 %, where the
-    model fails and the profile's peak, a trial step high, stays. See
-    ``docs/accuracy_fibres.md``.
+    choose anything, mean 0.7 %, all within 10 %. On 40 fresh default members 39 are within
+    10 % (mean 1.4 %; the member with the model's blur at its bound went from +52 % to +6 %);
+    the one outside is thin (3.3 voxels), blurred (0.9 voxel) and packed (53 % per ply):
+    +21 %, where the model finds no resolved fibre (its blur above its radius) and the
+    profile's peak, a trial step high, stays. See ``docs/accuracy_fibres.md``.
 
     Parameters
     ----------
@@ -239,12 +243,13 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     max_size = int(_validate.positive(max_size, "max_size", integer=True))
     crop = np.asarray(volume[_central(volume.shape, max_size)], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
-    d = _profile_estimate(crop)
-    # where it holds, the cylinder model lies within 0.93-1.62 times the profile's diameter;
-    # where it fails (thick fibres, few in the crop) it is 0.74 times or less, 2.3 or more
+    d, thin_peak = _profile_estimate(crop)
+    # where it holds, the cylinder model lies within 0.93-1.62 times the profile's diameter
+    # (down to 0.74 below a thin fibre's peak); where it fails (thick fibres, few in the
+    # crop) it is 0.77 times or less, 2.3 or more
     sub = crop[_central(crop.shape, _MODEL_SIZE)]
     model = _model_diameter(sub, d) if math.isfinite(d) else math.nan
-    return model if 0.8 * d <= model <= 2 * d else d
+    return model if (0.7 if thin_peak else 0.8) * d <= model <= 2 * d else d
 
 
 def _central(shape: tuple[int, ...], size: int) -> tuple[slice, ...]:
@@ -252,23 +257,25 @@ def _central(shape: tuple[int, ...], size: int) -> tuple[slice, ...]:
     return tuple(slice(max(0, (n - size) // 2), max(0, (n - size) // 2) + size) for n in shape)
 
 
-def _profile_estimate(crop: np.ndarray) -> float:
+def _profile_estimate(crop: np.ndarray) -> tuple[float, bool]:
     """The diameter of the mean-profile fit at the finest stable scale of ``crop`` (a
-    standardised volume, fibres bright), as :func:`estimate_diameter` describes it."""
+    standardised volume, fibres bright), as :func:`estimate_diameter` describes it, and
+    whether it is a thin fibre's peak (a trial diameter, no refit: -31 % to +28 % on the
+    phantom families, where the other estimates are within a few percent)."""
     d, bracket = _fixed_point(crop)
     if math.isfinite(d) and bracket is None:
-        return d
+        return d, True
     if math.isfinite(d):  # refitted with the axes detected at the scale of the estimate
         final = _profile_diameter(crop, d)
-        return final if bracket[0] <= final <= bracket[1] else d
+        return (final if bracket[0] <= final <= bracket[1] else d), False
     # no stable scale: the finest LoG peak, corrected by the profile fit only where the fit
     # and its refit at its own result stay within a trial step (2**0.25) of it
     log_d = _log_diameter(crop)
     first = _profile_diameter(crop, log_d)
     if not _within_a_step(first, log_d):  # no fit (nan), or no fibre profile there
-        return log_d
+        return log_d, False
     final = _profile_diameter(crop, first)
-    return final if _within_a_step(final, log_d) else log_d
+    return (final if _within_a_step(final, log_d) else log_d), False
 
 
 def _within_a_step(d: float, reference: float) -> bool:
