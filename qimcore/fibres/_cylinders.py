@@ -74,6 +74,17 @@ class _CylinderFit(NamedTuple):
     residual: float  # mean squared
     contrast: float
     model: np.ndarray  # the fitted volume
+    variance: float  # of the voxels compared
+
+    def holds(self, scale: float) -> bool:
+        """Whether the fit at trial diameter ``scale`` describes resolved bright fibres: a
+        positive contrast, at least 5 % of the variance explained (cylinders that cover every
+        voxel compared make a flat model, whose residual is the data's variance and whose
+        contrast is arbitrary), a blur below 0.8 of the radius (beyond, a smaller, more
+        blurred disc of higher contrast looks the same) and not at its bound (a fit there is
+        no minimum: the crop looks more blurred than fibres resolved at that scale)."""
+        return (self.contrast > 0 and self.residual < 0.95 * self.variance
+                and self.blur < 0.8 * self.radius and self.blur < 0.99 * _MAX_BLUR * scale)
 
 
 def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin: int,
@@ -111,7 +122,7 @@ def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin:
                    options={"xatol": 0.01, "fatol": 1e-9, "maxiter": 120})
     err, level, contrast, model = solve(res.x)
     return _CylinderFit(float(res.x[0]), float(res.x[1]), err, float(contrast),
-                        level + contrast * model)
+                        level + contrast * model, data_var)
 
 
 def _disc_slope(radius: float, blur: float) -> tuple[np.ndarray, np.ndarray]:
@@ -164,7 +175,7 @@ def _recentre(crop: np.ndarray, model: np.ndarray, pos: np.ndarray, directions: 
 def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
     """Fibre diameter (voxels) of the cylinder model that fits ``crop`` (a standardised
     volume, fibres bright) best, over axes detected at trial diameters ``d0 * 2**(k/4)``,
-    ``k = -2..3``, then re-centred (NaN where none fits).
+    ``k = -2..3``, then re-centred (NaN where the fit does not hold).
 
     Each trial detects every ridge of the Laplacian of Gaussian at its scale, averages the
     points along each fibre over 3 voxels (:func:`_smooth_axes`) and fits radius and blur
@@ -176,15 +187,13 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
     voxel, and every voxel taking the distance to its nearest axis line makes strayed axes read
     as thinner fibres (0.15 voxel of stray: about -9 % in diameter).
 
-    NaN is returned where the final fit is no fit of fibres:
-
-    - its contrast is not positive: cylinders that cover the voxels compared (thick fibres,
-      few of them inside the crop's margin) leave a model with no variance, which explains
-      nothing (its residual is the data's variance) and whose contrast is arbitrary;
-    - its blur ends at its bound, so it is no minimum of the model: the crop looks more
-      blurred than fibres resolved at that scale (where the ridges missed a quarter of the
-      fibres, the model widened the others to fill their place). On the phantom families the
-      blur of every other final fit stays below 0.92 of its bound.
+    The final fit must describe resolved bright fibres (:meth:`_CylinderFit.holds`). On the
+    phantom families the fits that held to within 10 % had a blur of at most 0.75 of their
+    radius and 0.92 of its bound; among those that failed, flat models (thick fibres, few
+    inside the crop's margin), blurs of 0.91-1.7 times the radius (a thin line of blur
+    whose width and contrast trade off) and a blur at its bound (the ridges missed a quarter
+    of thin, blurred, densely packed fibres, and the model widened the others to fill their
+    place).
     """
     trials = [d0 * 2 ** (k / 4) for k in range(-2, 4)]
     trials = [c for c in trials if c < min(crop.shape) / 3]
@@ -210,6 +219,4 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
                         c, 8.0)
         fit = _fit_cylinders(crop, _axis_distance(crop.shape, pos, directions), c, margin,
                              (fit.radius, fit.blur))
-    if fit.contrast <= 0 or fit.blur >= 0.99 * _MAX_BLUR * c:
-        return math.nan
-    return 2 * fit.radius
+    return 2 * fit.radius if fit.holds(c) else math.nan

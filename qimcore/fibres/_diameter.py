@@ -207,11 +207,13 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     2.7 %, 199 within 10 %, worst -39.5 %). On 20 members drawn thin (3-5 voxels), packed
     (45-65 % per ply) and blurred (0.7-1 voxel) all are within 10 %, mean 0.9 %, worst -5.3 %
     at contrast / noise 4.9 (the profile alone: 7, mean 16 %); on 20 more, never used to
-    choose anything, mean 0.7 %, all within 10 %. On 40 fresh default members 39 are within
-    10 % (mean 1.4 %; the member with the model's blur at its bound went from +52 % to +6 %);
-    the one outside is thin (3.3 voxels), blurred (0.9 voxel) and packed (53 % per ply):
-    +21 %, where the model finds no resolved fibre (its blur above its radius) and the
-    profile's peak, a trial step high, stays. See ``docs/accuracy_fibres.md``.
+    choose anything, mean 0.7 %, all within 10 %. Of 160 fresh default members (seeds
+    8000-8039, 8100-8139 and 8200-8279, on which the model's checks were found) 158 are within
+    10 % (155 before the checks). Outside: a thin (3.3 voxels), blurred (0.9 voxel), packed
+    (53 % per ply) member, +21 %, where the model finds no resolved fibre and the profile's
+    peak, a trial step high, stays; and one dense ply of thin fibres (3.2 voxels, 63 %) whose
+    scale neither the profile fit nor the LoG finds, +284 %. For members never used to
+    choose anything see ``docs/accuracy_fibres.md``.
 
     Parameters
     ----------
@@ -261,7 +263,7 @@ def _profile_estimate(crop: np.ndarray) -> tuple[float, bool]:
     """The diameter of the mean-profile fit at the finest stable scale of ``crop`` (a
     standardised volume, fibres bright), as :func:`estimate_diameter` describes it, and
     whether it is a thin fibre's peak (a trial diameter, no refit: -31 % to +28 % on the
-    phantom families, where the other estimates are within a few percent)."""
+    phantom families, where a stable scale is within a few percent)."""
     d, bracket = _fixed_point(crop)
     if math.isfinite(d) and bracket is None:
         return d, True

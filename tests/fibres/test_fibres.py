@@ -346,6 +346,10 @@ def test_cylinder_model_recovers_radius_and_blur_at_true_axes():
     distance = _axis_distance(volume.shape, np.concatenate(points), np.concatenate(directions))
     fit = _fit_cylinders(volume.astype(np.float32), distance, 3.1, 4)
     assert abs(2 * fit.radius - 3.1) < 0.01 and abs(fit.blur - 0.9) < 0.01
+    assert fit.holds(3.1)
+    # cylinders that cover every voxel compared make a flat model: it explains nothing
+    flat = _fit_cylinders(volume.astype(np.float32), np.zeros_like(distance), 3.1, 4)
+    assert flat.residual == pytest.approx(flat.variance) and not flat.holds(3.1)
 
 
 def test_recentred_axes_recover_diameter_of_packed_tilted_plies():
