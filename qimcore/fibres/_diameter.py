@@ -195,11 +195,13 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
        fibre's peak (a trial diameter, up to 28 % high): where the model held on the phantom
        families it lay within 0.93-1.62 times the profile's diameter (down to 0.74 times a
        thin fibre's peak), where it failed (mostly thick fibres, few of them in the crop)
-       0.77 times or less or 2.3 times or more. It gives no diameter where its final fit is
-       no fit of fibres: a contrast that is not positive (cylinders that cover every voxel
-       compared: a flat model), or a blur at its bound (0.4 of the trial diameter), where
-       the crop looks more blurred than resolved fibres (the ridges missed a quarter of
-       thin, blurred, densely packed fibres and the model widened the others).
+       0.77 times or less or 2.3 times or more. It gives no diameter where its final fit
+       describes no resolved bright fibres: a contrast that is not positive, less than 5 %
+       of the variance explained (cylinders that cover every voxel compared: a flat model),
+       a blur of 0.8 of the radius or more (a thin line of blur, whose width and contrast
+       trade off), or a blur at its bound (0.4 of the trial diameter), where the crop looks
+       more blurred than resolved fibres (the ridges missed a quarter of thin, blurred,
+       densely packed fibres and the model widened the others).
 
     On 214 members of the fibre family (``fibre_family``: diameter 3-12 voxels, volume
     fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) the mean

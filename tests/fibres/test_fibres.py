@@ -386,7 +386,7 @@ def test_model_diameter_refuses_a_fit_at_the_blur_bound(blur, resolved):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [8012, 8134, 8135])
-def test_estimate_diameter_keeps_the_profile_where_the_model_is_no_fit(seed):
+def test_estimate_diameter_checks_the_model_fit_on_family_members(seed):
     # family defaults: 8012 (d 3.2, blur 1, 64 % per ply) the model's blur ends at its bound
     # (+52 % before it was refused); 8134 (d 10.8) cylinders cover every voxel compared, the
     # model is flat and its contrast negative (-11 %); 8135 (d 3.1, blur 1) the profile's thin
