@@ -65,9 +65,6 @@ def _cylinders(distance: np.ndarray, radius: float, blur: float) -> np.ndarray:
     return ndi.gaussian_filter(cylinders, blur, mode="nearest")
 
 
-_MAX_BLUR = 0.4  # largest blur of a fit, a fraction of its scale (a trial diameter)
-
-
 class _CylinderFit(NamedTuple):
     radius: float
     blur: float
@@ -76,15 +73,14 @@ class _CylinderFit(NamedTuple):
     model: np.ndarray  # the fitted volume
     variance: float  # of the voxels compared
 
-    def holds(self, scale: float) -> bool:
-        """Whether the fit at trial diameter ``scale`` describes resolved bright fibres: a
-        positive contrast, at least 5 % of the variance explained (cylinders that cover every
-        voxel compared make a flat model, whose residual is the data's variance and whose
-        contrast is arbitrary), a blur below 0.8 of the radius (beyond, a smaller, more
-        blurred disc of higher contrast looks the same) and not at its bound (a fit there is
-        no minimum: the crop looks more blurred than fibres resolved at that scale)."""
+    def holds(self) -> bool:
+        """Whether the fit describes resolved bright fibres: a positive contrast, at least 5 %
+        of the variance explained (cylinders that cover every voxel compared make a flat
+        model, whose residual is the data's variance and whose contrast is arbitrary) and a
+        blur below 0.8 of the radius (beyond, a smaller, more blurred disc of higher contrast
+        looks the same: a thin line of blur, whose width and contrast trade off)."""
         return (self.contrast > 0 and self.residual < 0.95 * self.variance
-                and self.blur < 0.8 * self.radius and self.blur < 0.99 * _MAX_BLUR * scale)
+                and self.blur < 0.8 * self.radius)
 
 
 def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin: int,
@@ -94,8 +90,8 @@ def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin:
     the blur, voxels ``margin`` or more from the faces compared.
 
     The level and contrast are solved linearly for each radius and blur; the radius (bounded
-    by 0.1-1.5 times ``scale``, a diameter) and blur (0.05-``_MAX_BLUR`` times ``scale``) by
-    Nelder-Mead from ``start`` (default half and a fifth of ``scale``).
+    by 0.1-1.5 times ``scale``, a diameter) and blur (0.05-0.4 times ``scale``) by Nelder-Mead
+    from ``start`` (default half and a fifth of ``scale``).
     """
     inner = tuple(slice(margin, n - margin) for n in crop.shape)
     data = crop[inner].ravel().astype(np.float64)
@@ -113,8 +109,7 @@ def _fit_cylinders(crop: np.ndarray, distance: np.ndarray, scale: float, margin:
 
     def residual(p: np.ndarray) -> float:
         radius, blur = p
-        if not (0.1 * scale <= radius <= 1.5 * scale
-                and 0.05 * scale <= blur <= _MAX_BLUR * scale):
+        if not (0.1 * scale <= radius <= 1.5 * scale and 0.05 * scale <= blur <= 0.4 * scale):
             return math.inf
         return solve(p)[0]
 
@@ -189,11 +184,8 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
 
     The final fit must describe resolved bright fibres (:meth:`_CylinderFit.holds`). On the
     phantom families the fits that held to within 10 % had a blur of at most 0.75 of their
-    radius and 0.92 of its bound; among those that failed, flat models (thick fibres, few
-    inside the crop's margin), blurs of 0.91-1.7 times the radius (a thin line of blur
-    whose width and contrast trade off) and a blur at its bound (the ridges missed a quarter
-    of thin, blurred, densely packed fibres, and the model widened the others to fill their
-    place).
+    radius; among those that failed, flat models (thick fibres, few inside the crop's margin)
+    and blurs of 0.91-1.7 times the radius.
     """
     trials = [d0 * 2 ** (k / 4) for k in range(-2, 4)]
     trials = [c for c in trials if c < min(crop.shape) / 3]
@@ -219,4 +211,4 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
                         c, 8.0)
         fit = _fit_cylinders(crop, _axis_distance(crop.shape, pos, directions), c, margin,
                              (fit.radius, fit.blur))
-    return 2 * fit.radius if fit.holds(c) else math.nan
+    return 2 * fit.radius if fit.holds() else math.nan

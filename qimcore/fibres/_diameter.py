@@ -198,10 +198,8 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
        0.77 times or less or 2.3 times or more. It gives no diameter where its final fit
        describes no resolved bright fibres: a contrast that is not positive, less than 5 %
        of the variance explained (cylinders that cover every voxel compared: a flat model),
-       a blur of 0.8 of the radius or more (a thin line of blur, whose width and contrast
-       trade off), or a blur at its bound (0.4 of the trial diameter), where the crop looks
-       more blurred than resolved fibres (the ridges missed a quarter of thin, blurred,
-       densely packed fibres and the model widened the others).
+       or a blur of 0.8 of the radius or more (a thin line of blur, whose width and contrast
+       trade off).
 
     On 214 members of the fibre family (``fibre_family``: diameter 3-12 voxels, volume
     fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) the mean
@@ -210,12 +208,13 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     (45-65 % per ply) and blurred (0.7-1 voxel) all are within 10 %, mean 0.9 %, worst -5.3 %
     at contrast / noise 4.9 (the profile alone: 7, mean 16 %); on 20 more, never used to
     choose anything, mean 0.7 %, all within 10 %. Of 160 fresh default members (seeds
-    8000-8039, 8100-8139 and 8200-8279, on which the model's checks were found) 158 are within
-    10 % (155 before the checks). Outside: a thin (3.3 voxels), blurred (0.9 voxel), packed
-    (53 % per ply) member, +21 %, where the model finds no resolved fibre and the profile's
-    peak, a trial step high, stays; and one dense ply of thin fibres (3.2 voxels, 63 %) whose
-    scale neither the profile fit nor the LoG finds, +284 %. For members never used to
-    choose anything see ``docs/accuracy_fibres.md``.
+    8000-8039, 8100-8139 and 8200-8279, on which the model's checks were found) 157 are within
+    10 % (155 before the checks). Outside: thin (3.2-3.3 voxels), blurred (0.9-1 voxel) and
+    packed (53-64 % per ply) members, +52 % (a quarter of the fibres are not found as ridges,
+    and the model widens the others to fill their place) and +21 % (the model finds no
+    resolved fibre and the profile's peak, a trial step high, stays); and one dense ply of
+    thin fibres (3.2 voxels, 63 %) whose scale neither the profile fit nor the LoG finds,
+    +284 %. For members never used to choose anything see ``docs/accuracy_fibres.md``.
 
     Parameters
     ----------
