@@ -184,8 +184,8 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
 
     The final fit must describe resolved bright fibres (:meth:`_CylinderFit.holds`). On the
     phantom families the fits that held to within 10 % had a blur of at most 0.75 of their
-    radius; among those that failed, flat models (thick fibres, few inside the crop's margin)
-    and blurs of 0.91-1.7 times the radius.
+    radius; most of those that failed were flat models (thick fibres, few inside the crop's
+    margin) or had blurs of 0.91-1.7 times the radius.
     """
     trials = [d0 * 2 ** (k / 4) for k in range(-2, 4)]
     trials = [c for c in trials if c < min(crop.shape) / 3]
