@@ -276,6 +276,20 @@ def test_fibre_family_is_reproducible_and_in_range():
     assert truth["diameter"] == 5.0 and len(truth["breaks"]) == 0
 
 
+def test_fibre_family_members_hold_fibres_in_every_ply():
+    # thick fibres in three plies of 21 voxels: 18 of 680 default members (seeds 0-39,
+    # 8000-8779) had a ply without fibres, 8610 none at all (its parameters said 41 %)
+    for seed in (8610, 8356, 9):
+        _, truth = fibre_family(random_state=seed)
+        plies = len(truth["params"]["plies"])
+        ply_of_fibre = truth["ply"][np.unique(truth["fibre"], return_index=True)[1]]
+        assert np.bincount(ply_of_fibre, minlength=plies).min() >= 1 and plies >= 1
+    for fraction in (None, 0.4):  # random placement, lattice: no room left in y
+        with pytest.raises(ValueError, match="plies: ply 0"):
+            fibre_phantom((64, 64, 64), diameter=12.0, plies=(("z", 0.0),) * 3, amplitude=5.0,
+                          volume_fraction=fraction, random_state=0)
+
+
 def test_fibre_phantom_volume_fraction_and_gaps():
     volume, truth = fibre_phantom((48, 48, 48), diameter=5.0, plies=(("z", 0.0),),
                                   volume_fraction=0.6, n_breaks=2, break_gap=[2.0, 9.0],
@@ -307,8 +321,8 @@ def test_estimate_diameter_packed_fibres_not_widened_by_neighbours(seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(200, 204))
 def test_estimate_diameter_thick_fibres_in_three_plies(seed):
-    # d 9-12 in a 64^3 volume, three plies (one or two fibre rows each), noisy, broken: the
-    # profile fit jumps between structures across trial scales (no stable scale, or a fall
+    # d 9-12 in a 64^3 volume, up to three plies (one or two fibre rows each), noisy, broken:
+    # the profile fit jumps between structures across trial scales (no stable scale, or a fall
     # through 1 that is a jump); measured on 14 such phantoms all within 4 % (were down to
     # -50 % / -28 %)
     volume, truth = fibre_family(random_state=seed, diameter=(9, 12), n_plies=3,
@@ -369,13 +383,10 @@ def test_recentred_axes_recover_diameter_of_packed_tilted_plies():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [8134, 8135])
-def test_estimate_diameter_checks_the_model_fit_on_family_members(seed):
-    # family defaults: 8134 (d 10.8) cylinders cover every voxel compared, the model is flat
-    # and its contrast negative (-11 % before it was refused); 8135 (d 3.1, blur 1) the
-    # profile's thin peak is 28 % high and the model, 0.74 times it, was outside the window
-    # (+28 %)
-    volume, truth = fibre_family(random_state=seed)
+def test_estimate_diameter_takes_the_model_below_a_thin_peak():
+    # family defaults, seed 8135 (d 3.1, blur 1): the profile's thin peak is 28 % high and
+    # the model, 0.74 times it, was outside the window (+28 %)
+    volume, truth = fibre_family(random_state=8135)
     assert abs(estimate_diameter(volume) / truth["diameter"] - 1) < 0.1
 
 
@@ -495,18 +506,18 @@ def test_tracks_through_noise_are_dropped_and_give_no_breaks(seed, diameter):
 
 @pytest.mark.slow
 def test_few_thick_noisy_fibres_give_no_false_breaks():
-    """Three thick fibres against the faces at contrast / noise 3: the tracker also follows
-    noise between them; those tracks are dropped by default (``min_snr``), and kept they
+    """Two thick fibres in a ply of matrix at contrast / noise 3.5: the tracker also follows
+    noise in the matrix; those tracks are dropped by default (``min_snr``), and kept they
     give no break."""
-    volume, truth = fibre_family(random_state=5012, n_breaks=(4, 8), contrast=(0.3, 0.5),
-                                 noise=0.1)
+    volume, truth = fibre_phantom((64, 64, 64), diameter=10.9, plies=(("x", 7.7),), n_breaks=0,
+                                  spacing=3.0, contrast=0.35, noise=0.1, blur=0.43,
+                                  random_state=1)
     true = np.concatenate(truth["tracks"])
     off = [cKDTree(true).query(t)[0].mean() > truth["diameter"] for t in track_fibres(volume)]
-    assert len(off) >= 3 and not any(off)
+    assert len(off) >= 2 and not any(off)
     tracks = track_fibres(volume, min_snr=0)
     assert sum(cKDTree(true).query(t)[0].mean() > truth["diameter"] for t in tracks) > 10
-    _, ok = _break_hits(find_breaks(tracks, volume=volume), truth, truth["diameter"])
-    assert ok.all()
+    assert len(find_breaks(tracks, volume=volume)) == 0
 
 
 @pytest.mark.slow

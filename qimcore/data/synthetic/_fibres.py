@@ -21,6 +21,10 @@ __all__ = ["fibre_family", "fibre_phantom"]
 _MATRIX = 0.25  # grey value of the matrix
 
 
+class _EmptyPly(ValueError):
+    """A ply too thin to hold a fibre of the diameter asked for."""
+
+
 def _place(lo: Sequence[float], hi: Sequence[float], min_dist: float, cos_tilt: float,
            rng: np.random.Generator, n_tries: int = 4000) -> np.ndarray:
     """Random non-overlapping fibre positions (y, c) in a box (dart throwing).
@@ -162,6 +166,12 @@ def fibre_phantom(shape: tuple[int, int, int] = (64, 64, 64), *, diameter: float
         ``x``, ``gap``, ``fibre``), ``ply_directions`` and ``volume_fraction`` (of the rendered
         fibres in the whole volume).
 
+    Raises
+    ------
+    ValueError
+        If ``shape``, ``diameter``, ``volume_fraction``, ``plies`` or ``break_gap`` is out of
+        range, or a ply is too thin to hold a fibre of ``diameter``.
+
     Examples
     --------
     >>> volume, truth = fibre_phantom((40, 40, 40), diameter=6.0, random_state=0)
@@ -195,7 +205,9 @@ def fibre_phantom(shape: tuple[int, int, int] = (64, 64, 64), *, diameter: float
         half_run = (shape[m] - 1) / 2 * math.tan(tau)
         ylo, yhi = bounds[k] + r + 1 + amplitude, bounds[k + 1] - 1 - r - 1 - amplitude
         clo, chi = r + 1 + half_run, shape[o] - 2 - r - half_run
-        if volume_fraction is None:
+        if ylo > yhi:
+            pos = np.zeros((0, 2))
+        elif volume_fraction is None:
             pos = _place((ylo, clo), (yhi, chi), spacing * diameter, math.cos(tau), rng)
         else:  # packed plies fill the box: tilted fibres may leave through the side faces
             clo, chi = -half_run - r, shape[o] - 1 + half_run + r
@@ -204,6 +216,7 @@ def fibre_phantom(shape: tuple[int, int, int] = (64, 64, 64), *, diameter: float
             ply_wave = (amplitude if rng.random() < curved_fraction else 0.0,
                         rng.uniform(30, 60), rng.uniform(0, 2 * np.pi))
         s_max = (shape[m] - 1) / 2 / math.cos(tau)
+        n_before = len(fibres)
         for yi, ci in pos:
             p0 = np.zeros(3)
             p0[1], p0[o] = yi - centre[1], ci - centre[o]
@@ -219,6 +232,11 @@ def fibre_phantom(shape: tuple[int, int, int] = (64, 64, 64), *, diameter: float
                 s_hi = min(s_hi, (shape[o] - 1 - centre[o] - p0[o]) / w[o])
             if s_hi - s_lo >= diameter:
                 fibres.append((k, w, p0, *wave, m, s_lo, s_hi))
+        if len(fibres) == n_before:
+            raise _EmptyPly(
+                f"plies: ply {k} (y {bounds[k]:.1f} to {bounds[k + 1]:.1f}) holds no fibre of "
+                f"diameter {diameter:g} with bend amplitude {amplitude:g}: use fewer plies, a "
+                f"smaller diameter or a larger shape[1]")
     long_enough = [i for i, f in enumerate(fibres) if f[8] - f[7] >= 4 * diameter + gaps.max(
         initial=0)]
     broken = rng.choice(long_enough, size=min(len(gaps), len(long_enough)), replace=False)
@@ -301,7 +319,9 @@ def fibre_family(random_state: int | None = None, shape: tuple[int, int, int] = 
     tilt : float or (float, float), optional
         Tilt of each ply's fibres from its axis, degrees.
     n_plies : int or (int, int), optional
-        Number of plies (inclusive range).
+        Number of plies (inclusive range). Where a ply would hold no fibre (thick fibres in
+        a thin ply: d = 11 in plies of 21 voxels), the last ply is dropped and the others
+        drawn again until every ply holds fibres (``params["plies"]`` gives those rendered).
     curved_fraction : float, optional
         Probability that a ply is bent.
     amplitude : float or (float, float), optional
@@ -341,6 +361,15 @@ def fibre_family(random_state: int | None = None, shape: tuple[int, int, int] = 
         "contrast": draw(rng, contrast, "contrast"), "noise": draw(rng, noise, "noise"),
         "blur": draw(rng, blur, "blur"),
     }
-    volume, truth = fibre_phantom(shape, **params, random_state=rng)
+    state = rng.bit_generator.state
+    while True:  # plies too thin for the drawn diameter are dropped, the last first
+        try:
+            volume, truth = fibre_phantom(shape, **params, random_state=rng)
+            break
+        except _EmptyPly:
+            if len(params["plies"]) == 1:
+                raise
+            params["plies"] = params["plies"][:-1]
+            rng.bit_generator.state = state
     truth["params"] = params
     return volume, truth
