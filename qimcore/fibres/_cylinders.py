@@ -4,6 +4,7 @@ detected fibre axes on a flat matrix, fitted by least squares."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -167,10 +168,11 @@ def _recentre(crop: np.ndarray, model: np.ndarray, pos: np.ndarray, directions: 
     return mean + np.clip(step, -0.5, 0.5)
 
 
-def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
+def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3,
+                    trials: Sequence[float] | None = None) -> float:
     """Fibre diameter (voxels) of the cylinder model that fits ``crop`` (a standardised
-    volume, fibres bright) best, over axes detected at trial diameters ``d0 * 2**(k/4)``,
-    ``k = -2..3``, then re-centred (NaN where the fit does not hold).
+    volume, fibres bright) best, over axes detected at trial diameters ``trials`` (default
+    ``d0 * 2**(k/4)``, ``k = -2..3``), then re-centred (NaN where the fit does not hold).
 
     Each trial detects every ridge of the Laplacian of Gaussian at its scale, averages the
     points along each fibre over 3 voxels (:func:`_smooth_axes`) and fits radius and blur
@@ -184,10 +186,12 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3) -> float:
 
     The final fit must describe resolved bright fibres (:meth:`_CylinderFit.holds`). On the
     phantom families the fits that held to within 10 % had a blur of at most 0.75 of their
-    radius; most of those that failed were flat models (thick fibres, few inside the crop's
-    margin) or had blurs of 0.91-1.7 times the radius.
+    radius; most of those that failed were flat models (few or no fibres inside the crop's
+    margin: phantoms whose plies held none, or a trial scale far from the fibres') or had
+    blurs of 0.91-1.7 times the radius.
     """
-    trials = [d0 * 2 ** (k / 4) for k in range(-2, 4)]
+    if trials is None:
+        trials = [d0 * 2 ** (k / 4) for k in range(-2, 4)]
     trials = [c for c in trials if c < min(crop.shape) / 3]
     if not trials:
         return math.nan

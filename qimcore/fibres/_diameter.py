@@ -20,6 +20,7 @@ from ._ridges import _centres, _directions_at
 
 _N_ANGLES = 16
 _MODEL_SIZE = 64  # voxels per axis of the central crop the cylinder model fits
+_TRIALS = tuple(float(c) for c in 2.0 ** np.arange(1.25, 4.51, 0.25))  # trial diameters
 
 
 def _disc_model(rho: np.ndarray, level: float, contrast: float, radius: float, blur: float,
@@ -194,8 +195,12 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
        replaces the profile's where it lies within 0.8-2 times it, or 0.7-2 times a thin
        fibre's peak (a trial diameter, up to 28 % high): where the model held on the phantom
        families it lay within 0.93-1.62 times the profile's diameter (down to 0.74 times a
-       thin fibre's peak), where it failed (mostly thick fibres, few of them in the crop)
-       0.77 times or less or 2.3 times or more. It gives no diameter where its final fit
+       thin fibre's peak), where it failed 0.77 times or less or 2.3 times or more. Where
+       the profile found no stable scale (the LoG's peak stands in for it), the model
+       chooses among all trial diameters from 2.4 voxels up, and its diameter is taken
+       wherever its fit holds (one dense ply of d = 3.2, 63 %, whose LoG response falls from
+       the finest scale on: the LoG's plateau +284 %, the model -5 %). It gives no diameter
+       where its final fit
        describes no resolved bright fibres: a contrast that is not positive, less than 5 %
        of the variance explained (cylinders that cover every voxel compared: a flat model),
        or a blur of 0.8 of the radius or more (a thin line of blur, whose width and contrast
@@ -209,12 +214,14 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     at contrast / noise 4.9 (the profile alone: 7, mean 16 %); on 20 more, never used to
     choose anything, mean 0.7 %, all within 10 %. Of 160 fresh default members (seeds
     8000-8039, 8100-8139 and 8200-8279, on which the model's checks were found) 157 are within
-    10 % (155 before the checks). Outside: thin (3.2-3.3 voxels), blurred (0.9-1 voxel) and
+    10 % (155 before the checks; 158 with the model over all trials where there is no stable
+    scale). Outside: thin (3.2-3.3 voxels), blurred (0.9-1 voxel) and
     packed (53-64 % per ply) members, +52 % (a quarter of the fibres are not found as ridges,
     and the model widens the others to fill their place) and +21 % (the model finds no
-    resolved fibre and the profile's peak, a trial step high, stays); and one dense ply of
-    thin fibres (3.2 voxels, 63 %) whose scale neither the profile fit nor the LoG finds,
-    +284 %. For members never used to choose anything see ``docs/accuracy_fibres.md``.
+    resolved fibre and the profile's peak, a trial step high, stays). One dense ply of thin
+    fibres (3-3.6 voxels, 55-65 %, noise 0.05-0.1) is the family's hardest corner: a tenth of
+    the fibre axes are not found as ridges there, and the model reads low (see
+    ``docs/accuracy_fibres.md``, also for members never used to choose anything).
 
     Parameters
     ----------
@@ -246,13 +253,16 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     max_size = int(_validate.positive(max_size, "max_size", integer=True))
     crop = np.asarray(volume[_central(volume.shape, max_size)], dtype=np.float32)
     crop = (crop - crop.mean()) / max(float(crop.std()), 1e-12) * (1 if bright else -1)
-    d, thin_peak = _profile_estimate(crop)
-    # where it holds, the cylinder model lies within 0.93-1.62 times the profile's diameter
-    # (down to 0.74 below a thin fibre's peak); where it fails (thick fibres, few in the
-    # crop) it is 0.77 times or less, 2.3 or more
+    d, path = _profile_estimate(crop)
     sub = crop[_central(crop.shape, _MODEL_SIZE)]
+    if path == "log":  # no stable scale: the model chooses among all trial diameters
+        model = _model_diameter(sub, d, trials=_TRIALS)
+        return model if math.isfinite(model) else d
+    # where it holds, the cylinder model lies within 0.93-1.62 times the profile's diameter
+    # (down to 0.74 below a thin fibre's peak); where it fails it is 0.77 times or less, 2.3
+    # or more
     model = _model_diameter(sub, d) if math.isfinite(d) else math.nan
-    return model if (0.7 if thin_peak else 0.8) * d <= model <= 2 * d else d
+    return model if (0.7 if path == "thin" else 0.8) * d <= model <= 2 * d else d
 
 
 def _central(shape: tuple[int, ...], size: int) -> tuple[slice, ...]:
@@ -260,25 +270,26 @@ def _central(shape: tuple[int, ...], size: int) -> tuple[slice, ...]:
     return tuple(slice(max(0, (n - size) // 2), max(0, (n - size) // 2) + size) for n in shape)
 
 
-def _profile_estimate(crop: np.ndarray) -> tuple[float, bool]:
+def _profile_estimate(crop: np.ndarray) -> tuple[float, str]:
     """The diameter of the mean-profile fit at the finest stable scale of ``crop`` (a
-    standardised volume, fibres bright), as :func:`estimate_diameter` describes it, and
-    whether it is a thin fibre's peak (a trial diameter, no refit: -31 % to +28 % on the
-    phantom families, where a stable scale is within a few percent)."""
+    standardised volume, fibres bright), as :func:`estimate_diameter` describes it, and how
+    it was found: ``"fixed"`` (a stable scale, refitted: within a few percent on the phantom
+    families), ``"thin"`` (a thin fibre's peak, a trial diameter: -31 % to +28 %) or
+    ``"log"`` (no stable scale: the finest peak of the LoG, as good as its peak)."""
     d, bracket = _fixed_point(crop)
     if math.isfinite(d) and bracket is None:
-        return d, True
+        return d, "thin"
     if math.isfinite(d):  # refitted with the axes detected at the scale of the estimate
         final = _profile_diameter(crop, d)
-        return (final if bracket[0] <= final <= bracket[1] else d), False
+        return (final if bracket[0] <= final <= bracket[1] else d), "fixed"
     # no stable scale: the finest LoG peak, corrected by the profile fit only where the fit
     # and its refit at its own result stay within a trial step (2**0.25) of it
     log_d = _log_diameter(crop)
     first = _profile_diameter(crop, log_d)
     if not _within_a_step(first, log_d):  # no fit (nan), or no fibre profile there
-        return log_d, False
+        return log_d, "log"
     final = _profile_diameter(crop, first)
-    return (final if _within_a_step(final, log_d) else log_d), False
+    return (final if _within_a_step(final, log_d) else log_d), "log"
 
 
 def _within_a_step(d: float, reference: float) -> bool:
@@ -305,7 +316,7 @@ def _fixed_point(crop: np.ndarray) -> tuple[float, tuple[float, float] | None]:
     coarser structure.
     """
     cs, rs = [], []
-    for c in 2.0 ** np.arange(1.25, 4.51, 0.25):
+    for c in _TRIALS:
         if c > min(crop.shape) / 3:
             break
         r = _profile_diameter(crop, c) / c
