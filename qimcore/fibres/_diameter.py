@@ -200,11 +200,10 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
        chooses among all trial diameters from 2.4 voxels up, and its diameter is taken
        wherever its fit holds (one dense ply of d = 3.2, 63 %, whose LoG response falls from
        the finest scale on: the LoG's plateau +284 %, the model -5 %). It gives no diameter
-       where its final fit
-       describes no resolved bright fibres: a contrast that is not positive, less than 5 %
-       of the variance explained (cylinders that cover every voxel compared: a flat model),
-       or a blur of 0.8 of the radius or more (a thin line of blur, whose width and contrast
-       trade off).
+       where its final fit describes no resolved bright fibres: a contrast that is not
+       positive, less than 5 % of the variance explained (cylinders that cover every voxel
+       compared: a flat model), or a blur of 0.8 of the radius or more (a thin line of blur,
+       whose width and contrast trade off).
 
     On 214 members of the fibre family (``fibre_family``: diameter 3-12 voxels, volume
     fraction 30-65 %, tilt 0-30 degrees, noise up to that of the real sample) the mean
@@ -215,12 +214,12 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     choose anything, mean 0.7 %, all within 10 %. Of 160 fresh default members (seeds
     8000-8039, 8100-8139 and 8200-8279, on which the model's checks were found) 157 are within
     10 % (155 before the checks; 158 with the model over all trials where there is no stable
-    scale). Outside: thin (3.2-3.3 voxels), blurred (0.9-1 voxel) and
-    packed (53-64 % per ply) members, +52 % (a quarter of the fibres are not found as ridges,
-    and the model widens the others to fill their place) and +21 % (the model finds no
+    scale). Outside: thin (3.2-3.3 voxels), blurred (0.9-1 voxel) and packed (53-64 % per
+    ply) members, +52 % (a quarter of the fibres are not found as ridges, and the model
+    widens the others to fill their place) and +21 % (the model finds no
     resolved fibre and the profile's peak, a trial step high, stays). One dense ply of thin
-    fibres (3-3.6 voxels, 55-65 %, noise 0.05-0.1) is the family's hardest corner: a tenth of
-    the fibre axes are not found as ridges there, and the model reads low (see
+    fibres (3-3.6 voxels, 55-65 %, noise 0.05-0.1) is the family's hardest corner: about a tenth
+    of the fibre axes are not found as ridges there, and the model reads low (see
     ``docs/accuracy_fibres.md``, also for members never used to choose anything).
 
     Parameters
