@@ -168,11 +168,16 @@ def _recentre(crop: np.ndarray, model: np.ndarray, pos: np.ndarray, directions: 
     return mean + np.clip(step, -0.5, 0.5)
 
 
-def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3,
-                    trials: Sequence[float] | None = None) -> float:
+def _trials_around(d0: float) -> list[float]:
+    """Trial diameters ``d0 * 2**(k/4)``, ``k = -2..3``, around a first estimate ``d0``."""
+    return [d0 * 2 ** (k / 4) for k in range(-2, 4)]
+
+
+def _model_diameter(crop: np.ndarray, trials: Sequence[float], rounds: int = 3) -> float:
     """Fibre diameter (voxels) of the cylinder model that fits ``crop`` (a standardised
-    volume, fibres bright) best, over axes detected at trial diameters ``trials`` (default
-    ``d0 * 2**(k/4)``, ``k = -2..3``), then re-centred (NaN where the fit does not hold).
+    volume, fibres bright) best, over axes detected at the trial diameters ``trials`` (e.g.
+    :func:`_trials_around` a first estimate), then re-centred (NaN where the fit does not
+    hold).
 
     Each trial detects every ridge of the Laplacian of Gaussian at its scale, averages the
     points along each fibre over 3 voxels (:func:`_smooth_axes`) and fits radius and blur
@@ -190,8 +195,6 @@ def _model_diameter(crop: np.ndarray, d0: float, rounds: int = 3,
     margin: phantoms whose plies held none, or a trial scale far from the fibres') or had
     blurs of 0.91-1.7 times the radius.
     """
-    if trials is None:
-        trials = [d0 * 2 ** (k / 4) for k in range(-2, 4)]
     trials = [c for c in trials if c < min(crop.shape) / 3]
     if not trials:
         return math.nan

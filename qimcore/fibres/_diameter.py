@@ -13,7 +13,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import ncx2
 
 from .. import _validate
-from ._cylinders import _model_diameter
+from ._cylinders import _model_diameter, _trials_around
 from ._geometry import _frame
 from ._orientation import _orientation_np
 from ._ridges import _centres, _directions_at
@@ -255,12 +255,12 @@ def estimate_diameter(volume: Any, *, bright: bool = True, max_size: int = 96) -
     d, path = _profile_estimate(crop)
     sub = crop[_central(crop.shape, _MODEL_SIZE)]
     if path == "log":  # no stable scale: the model chooses among all trial diameters
-        model = _model_diameter(sub, d, trials=_TRIALS)
+        model = _model_diameter(sub, _TRIALS)
         return model if math.isfinite(model) else d
     # where it holds, the cylinder model lies within 0.93-1.62 times the profile's diameter
     # (down to 0.74 below a thin fibre's peak); where it fails it is 0.77 times or less, 2.3
     # or more
-    model = _model_diameter(sub, d) if math.isfinite(d) else math.nan
+    model = _model_diameter(sub, _trials_around(d))
     return model if (0.7 if path == "thin" else 0.8) * d <= model <= 2 * d else d
 
 

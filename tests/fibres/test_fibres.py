@@ -371,15 +371,15 @@ def test_recentred_axes_recover_diameter_of_packed_tilted_plies():
     # Gaussian stray 0.27 voxel (median) from the true axes, pulled by the neighbours' edges,
     # and the model at the detected axes reads the diameter 6 % low; re-centred on the model
     # (three Gauss-Newton rounds) the axes recover it
-    from qimcore.fibres._cylinders import _model_diameter
+    from qimcore.fibres._cylinders import _model_diameter, _trials_around
 
     volume, _ = fibre_phantom((64, 64, 64), diameter=4.0, volume_fraction=0.55,
                               plies=(("z", 19.0), ("z", 29.0), ("z", 20.0)), n_breaks=0,
                               curved_fraction=0.0, contrast=0.4, blur=0.95, noise=0.0,
                               random_state=1)
     crop = ((volume - volume.mean()) / volume.std()).astype(np.float32)
-    assert _model_diameter(crop, 4.0, rounds=0) < 0.95 * 4.0
-    assert abs(_model_diameter(crop, 4.0) - 4.0) < 0.02
+    assert _model_diameter(crop, _trials_around(4.0), rounds=0) < 0.95 * 4.0
+    assert abs(_model_diameter(crop, _trials_around(4.0)) - 4.0) < 0.02
 
 
 @pytest.mark.slow
